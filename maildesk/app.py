@@ -1,0 +1,132 @@
+"""Composition root: build the engine, migrate, and run listener + worker until SIGTERM.
+
+Everything is constructed here and passed down; nothing below reads globals. The worker
+runs in its own thread (plain synchronous code); only the SMTP listener is async.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import signal
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine, insert, select
+from sqlalchemy.exc import IntegrityError
+
+from maildesk import db, logs
+from maildesk.config import Config
+from maildesk.inbound.smtp import IntakeHandler, controller
+from maildesk.inbound.worker import Worker
+from maildesk.models import queue_counters, settings
+from maildesk.msgid import MessageIds
+
+log = logging.getLogger("maildesk.app")
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Services:
+    config: Config
+    engine: Engine
+    ids: MessageIds
+    worker: Worker
+
+
+def build(config: Config) -> Services:
+    """Connect, migrate, make sure every queue has a counter, load the signing secret."""
+    engine = db.connect(config.database.url)
+    db.migrate(engine)
+    ensure_queues(engine, config)
+    ids = MessageIds(instance_secret(engine))
+    return Services(config, engine, ids, Worker(engine, config, ids))
+
+
+def ensure_queues(engine: Engine, config: Config) -> None:
+    for queue in config.queues:
+        _insert_once(engine, queue_counters, {"queue": queue.name, "last_number": 0})
+
+
+def instance_secret(engine: Engine) -> str:
+    """The secret that signs our Message-IDs: generated once, shared by every instance."""
+    _insert_once(engine, settings, {"name": "message_id_secret", "value": secrets.token_hex(32)})
+    with engine.connect() as conn:
+        return conn.execute(
+            select(settings.c.value).where(settings.c.name == "message_id_secret")
+        ).scalar_one()
+
+
+def _insert_once(engine: Engine, table, values: dict) -> None:
+    pk = next(iter(table.primary_key.columns))
+    with engine.begin() as conn:
+        exists = conn.execute(select(pk).where(pk == values[pk.name])).first()
+        if exists:
+            return
+    try:
+        with engine.begin() as conn:
+            conn.execute(insert(table).values(**values))
+    except IntegrityError:
+        pass  # another instance inserted it first: the same outcome
+
+
+def run(config: Config, clock: Callable[[], datetime] = system_clock) -> int:
+    services = build(config)
+    wake = threading.Event()
+    stop = threading.Event()
+    handler = IntakeHandler(services.engine, config, clock, on_stored=lambda _id: wake.set())
+    smtp = controller(handler, config)
+    smtp.start()
+    logs.decision(
+        log,
+        action="started",
+        smtp=f"{config.smtp.host}:{config.smtp.port}",
+        database=_safe_url(config.database.url),
+        config=config.source,
+    )
+
+    def _stop(signum: int, _frame: object) -> None:
+        logs.decision(log, action="stopping", signal=signal.Signals(signum).name)
+        stop.set()
+        wake.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    try:
+        worker_loop(services.worker, clock, wake, stop, config.processing.poll_seconds)
+    finally:
+        smtp.stop()
+        services.engine.dispose()
+        logs.decision(log, action="stopped")
+    return 0
+
+
+def worker_loop(
+    worker: Worker,
+    clock: Callable[[], datetime],
+    wake: threading.Event,
+    stop: threading.Event,
+    poll_seconds: float,
+) -> None:
+    while not stop.is_set():
+        wake.clear()
+        try:
+            while worker.process_due(clock()) and not stop.is_set():
+                pass
+        except Exception as exc:
+            logs.decision(
+                log, logging.ERROR, action="worker-error", reason=f"{type(exc).__name__}: {exc}"
+            )
+        wake.wait(poll_seconds)
+
+
+def _safe_url(url: str) -> str:
+    """The database URL without its password, for the log."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)

@@ -1,0 +1,236 @@
+"""The only writer of tickets, messages, events and the decision trace.
+
+`apply` runs inside the caller's transaction: the ticket change, the spool row's final
+status and the trace of decisions commit together or not at all.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Connection, insert, select, update
+
+from maildesk.effects import (
+    AppendMessage,
+    CreateTicket,
+    Decision,
+    Effect,
+    NewMessage,
+    Outcome,
+    RecordEvent,
+)
+from maildesk.models import (
+    attachments,
+    decisions,
+    events,
+    inbound,
+    messages,
+    participants,
+    queue_counters,
+    tickets,
+)
+
+SYSTEM = "maildesk"
+
+
+def apply(
+    conn: Connection,
+    inbound_id: int,
+    outcome: Outcome,
+    effects: tuple[Effect, ...],
+    trace: tuple[Decision, ...],
+    now: datetime,
+) -> str | None:
+    """Write `effects`, mark the spool row done, store the trace; return the ticket key."""
+    created: str | None = None
+    for effect in effects:
+        if isinstance(effect, CreateTicket):
+            created = _create(conn, inbound_id, effect, now)
+        elif isinstance(effect, AppendMessage):
+            _append(conn, inbound_id, _ticket_id(conn, effect.ticket_key), effect, now)
+        elif isinstance(effect, RecordEvent):
+            key = effect.ticket_key or created
+            assert key is not None, "an event needs a ticket"
+            _event(
+                conn,
+                _ticket_id(conn, key),
+                now,
+                effect.actor,
+                effect.kind,
+                effect.reason,
+                effect.from_value,
+                effect.to_value,
+            )
+    key = created or outcome.ticket_key
+    conn.execute(
+        update(inbound)
+        .where(inbound.c.id == inbound_id)
+        .values(
+            status="done",
+            outcome=outcome.outcome,
+            reason=outcome.reason,
+            ticket_key=key,
+            message_id=outcome.message_id,
+            processed_at=now,
+            last_error=None,
+        )
+    )
+    record_trace(conn, inbound_id, outcome.message_id, trace, key, now)
+    return key
+
+
+def record_trace(
+    conn: Connection,
+    inbound_id: int,
+    message_id: str | None,
+    trace: tuple[Decision, ...],
+    key: str | None,
+    now: datetime,
+) -> None:
+    if trace:
+        conn.execute(
+            insert(decisions),
+            [
+                {
+                    "inbound_id": inbound_id,
+                    "message_id": message_id,
+                    "at": now,
+                    "step": d.step,
+                    "action": d.action,
+                    "reason": d.reason,
+                    "ticket_key": key,
+                }
+                for d in trace
+            ],
+        )
+
+
+def next_number(conn: Connection, queue: str) -> int:
+    """Allocate the queue's next ticket number; the row lock serialises concurrent writers."""
+    number = conn.execute(
+        update(queue_counters)
+        .where(queue_counters.c.queue == queue)
+        .values(last_number=queue_counters.c.last_number + 1)
+        .returning(queue_counters.c.last_number)
+    ).scalar()
+    if number is None:
+        raise LookupError(f"queue {queue!r} has no counter (is it configured?)")
+    return number
+
+
+def _create(conn: Connection, inbound_id: int, effect: CreateTicket, now: datetime) -> str:
+    number = next_number(conn, effect.queue)
+    key = f"{effect.key_prefix}-{number}"
+    linked = _ticket_id(conn, effect.linked_to) if effect.linked_to else None
+    ticket_id = conn.execute(
+        insert(tickets)
+        .values(
+            key=key,
+            queue=effect.queue,
+            number=number,
+            subject=effect.subject,
+            requester=effect.requester,
+            requester_name=effect.requester_name,
+            status="new",
+            linked_ticket_id=linked,
+            created_at=now,
+            updated_at=now,
+        )
+        .returning(tickets.c.id)
+    ).scalar_one()
+    _add_participants(conn, ticket_id, effect.participants, first_is_requester=True)
+    _insert_message(conn, ticket_id, inbound_id, effect.message, now)
+    _event(conn, ticket_id, now, effect.requester or SYSTEM, "created", "", None, "new")
+    if effect.linked_to:
+        _event(conn, ticket_id, now, SYSTEM, "linked", effect.link_reason, None, effect.linked_to)
+    return key
+
+
+def _append(
+    conn: Connection, inbound_id: int, ticket_id: int, effect: AppendMessage, now: datetime
+) -> None:
+    _add_participants(conn, ticket_id, effect.participants, first_is_requester=False)
+    _insert_message(conn, ticket_id, inbound_id, effect.message, now)
+    conn.execute(update(tickets).where(tickets.c.id == ticket_id).values(updated_at=now))
+
+
+def _insert_message(
+    conn: Connection, ticket_id: int, inbound_id: int | None, m: NewMessage, now: datetime
+) -> int:
+    message_pk = conn.execute(
+        insert(messages)
+        .values(
+            ticket_id=ticket_id,
+            inbound_id=inbound_id,
+            direction=m.direction,
+            message_id=m.message_id,
+            dedup_key=m.dedup_key,
+            sender=m.sender,
+            sender_name=m.sender_name,
+            subject=m.subject,
+            text_body=m.text_body,
+            html_body=m.html_body,
+            automatic=m.automatic,
+            created_at=now,
+        )
+        .returning(messages.c.id)
+    ).scalar_one()
+    if m.attachments:
+        conn.execute(
+            insert(attachments),
+            [
+                {
+                    "message_id": message_pk,
+                    "filename": a.filename,
+                    "content_type": a.content_type,
+                    "size": a.size,
+                }
+                for a in m.attachments
+            ],
+        )
+    return message_pk
+
+
+def _add_participants(
+    conn: Connection, ticket_id: int, people: tuple[tuple[str, str], ...], first_is_requester: bool
+) -> None:
+    known = set(
+        conn.execute(
+            select(participants.c.address).where(participants.c.ticket_id == ticket_id)
+        ).scalars()
+    )
+    for i, (name, address) in enumerate(people):
+        if address in known:
+            continue
+        role = "requester" if first_is_requester and i == 0 else "cc"
+        conn.execute(
+            insert(participants).values(ticket_id=ticket_id, address=address, name=name, role=role)
+        )
+        known.add(address)
+
+
+def _event(
+    conn: Connection,
+    ticket_id: int,
+    now: datetime,
+    actor: str,
+    kind: str,
+    reason: str,
+    from_value: str | None,
+    to_value: str | None,
+) -> None:
+    conn.execute(
+        insert(events).values(
+            ticket_id=ticket_id,
+            at=now,
+            actor=actor,
+            kind=kind,
+            reason=reason or None,
+            from_value=from_value,
+            to_value=to_value,
+        )
+    )
+
+
+def _ticket_id(conn: Connection, key: str) -> int:
+    return conn.execute(select(tickets.c.id).where(tickets.c.key == key)).scalar_one()

@@ -1,0 +1,195 @@
+"""The `maildesk` command line: a contract that admins and their scripts depend on.
+
+Exit codes: 0 success, 1 a command that found nothing (unknown ticket), 2 usage or
+configuration error, 75 (EX_TEMPFAIL) when `ingest` could not store a message, so an
+MTA piping mail into it keeps the mail and retries.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from maildesk import config as config_module
+from maildesk import logs
+
+EX_TEMPFAIL = 75
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logs.setup(args.log_level)
+    try:
+        config = config_module.load(args.config)
+    except config_module.ConfigError as exc:
+        print(f"maildesk: configuration error: {exc}", file=sys.stderr)
+        return 2
+    return args.handler(args, config)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="maildesk",
+        description="Customer Services desk over plain email: mail in, tickets out.",
+        epilog="Configuration: --config FILE or $MAILDESK_CONFIG (TOML; see config.example.toml). "
+        "Without either, embedded defaults are used (SQLite maildesk.db, SMTP 127.0.0.1:2525).",
+    )
+    parser.add_argument("--config", metavar="FILE", help="TOML configuration file")
+    parser.add_argument(
+        "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run the daemon: SMTP listener, processing, schedulers")
+    run.set_defaults(handler=_run)
+
+    ingest = sub.add_parser(
+        "ingest",
+        help="feed mail files (or - for stdin) through intake and processing",
+        description="Store and process each message; print one JSON object per message. "
+        "Exits 75 (temporary failure) when a message could not be stored.",
+    )
+    ingest.add_argument("files", nargs="+", metavar="FILE", help="a .eml file, or - for stdin")
+    ingest.add_argument(
+        "--now", type=_instant, metavar="ISO8601", help="process as of this instant"
+    )
+    ingest.add_argument(
+        "--rcpt",
+        action="append",
+        default=[],
+        metavar="ADDRESS",
+        help="envelope recipient (repeatable); default: read To/Cc/Delivered-To",
+    )
+    ingest.set_defaults(handler=_ingest)
+
+    tickets = sub.add_parser("tickets", help="list and show tickets")
+    tsub = tickets.add_subparsers(dest="tickets_command", required=True, metavar="ACTION")
+    tlist = tsub.add_parser("list", help="list tickets, newest first")
+    tlist.add_argument("--json", action="store_true", help="print JSON")
+    tlist.add_argument("--status", help="only tickets in this status")
+    tlist.add_argument("--queue", help="only tickets of this queue")
+    tlist.set_defaults(handler=_tickets_list)
+    tshow = tsub.add_parser("show", help="one ticket: fields, participants, messages, events")
+    tshow.add_argument("key", metavar="KEY", help="ticket key, e.g. SUP-12")
+    tshow.add_argument("--json", action="store_true", help="print JSON")
+    tshow.set_defaults(handler=_tickets_show)
+
+    trace = sub.add_parser("trace", help="every decision taken about a message, in order")
+    trace.add_argument("message_id", metavar="MESSAGE-ID", help="with or without <angle brackets>")
+    trace.set_defaults(handler=_trace)
+
+    check = sub.add_parser(
+        "check-config", help="validate the configuration and templates, then exit"
+    )
+    check.set_defaults(handler=_check_config)
+    return parser
+
+
+def _instant(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 instant") from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _run(args: argparse.Namespace, config: config_module.Config) -> int:
+    from maildesk.app import run
+
+    return run(config)
+
+
+def _ingest(args: argparse.Namespace, config: config_module.Config) -> int:
+    from maildesk.app import build
+    from maildesk.inbound.spool import store
+
+    try:
+        services = build(config)
+    except Exception as exc:
+        print(f"maildesk: cannot open the database: {exc}", file=sys.stderr)
+        return EX_TEMPFAIL
+    now = args.now or datetime.now(UTC)
+    status = 0
+    for name in args.files:
+        try:
+            raw = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
+        except OSError as exc:
+            print(f"maildesk: {name}: {exc.strerror}", file=sys.stderr)
+            status = status or 66  # EX_NOINPUT
+            continue
+        try:
+            inbound_id = store(
+                services.engine, raw, source="ingest", now=now, rcpt_tos=tuple(args.rcpt)
+            )
+        except Exception as exc:
+            print(f"maildesk: {name}: could not store the message: {exc}", file=sys.stderr)
+            return EX_TEMPFAIL
+        result = services.worker.process(inbound_id, now)
+        for _ in range(config.processing.max_attempts):
+            if result.outcome != "retry":
+                break
+            result = services.worker.process(inbound_id, now, force=True)
+        print(json.dumps(result.as_json(), ensure_ascii=False), flush=True)
+    return status
+
+
+def _tickets_list(args: argparse.Namespace, config: config_module.Config) -> int:
+    from maildesk import report
+    from maildesk.app import build
+
+    rows = report.list_tickets(build(config).engine, status=args.status, queue=args.queue)
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2, default=str))
+    else:
+        print(report.format_ticket_list(rows))
+    return 0
+
+
+def _tickets_show(args: argparse.Namespace, config: config_module.Config) -> int:
+    from maildesk import report
+    from maildesk.app import build
+
+    ticket = report.show_ticket(build(config).engine, args.key.upper())
+    if ticket is None:
+        print(f"maildesk: no ticket {args.key}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(ticket, ensure_ascii=False, indent=2, default=str))
+    else:
+        print(report.format_ticket(ticket))
+    return 0
+
+
+def _trace(args: argparse.Namespace, config: config_module.Config) -> int:
+    from maildesk import report
+    from maildesk.app import build
+
+    mid = args.message_id.strip()
+    mid = mid if mid.startswith("<") else f"<{mid}>"
+    steps = report.trace(build(config).engine, mid)
+    if not steps:
+        print(f"maildesk: no decision recorded for {mid}", file=sys.stderr)
+        return 1
+    for step in steps:
+        print(logs.line(**step))
+    return 0
+
+
+def _check_config(args: argparse.Namespace, config: config_module.Config) -> int:
+    queues = ", ".join(
+        f"{q.name} ({q.key_prefix}: {', '.join(q.addresses)})" for q in config.queues
+    )
+    print(f"configuration OK: {config.source}")
+    print(f"  database: {config.database.url}")
+    print(f"  smtp listener: {config.smtp.host}:{config.smtp.port}")
+    print(f"  queues: {queues}")
+    print(f"  staff: {', '.join(config.staff.addresses) or '(none)'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

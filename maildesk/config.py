@@ -1,0 +1,313 @@
+"""Configuration: one TOML file, loaded once into frozen dataclasses and validated.
+
+A wrong key or value stops start-up with a message naming the key and what is allowed;
+nothing reads configuration from globals afterwards: the objects are passed along.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+import zoneinfo
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from maildesk.addresses import normalise_address
+
+DEFAULT_DB_URL = "sqlite:///maildesk.db"
+KEY_PREFIX_RE = re.compile(r"^[A-Z][A-Z0-9]{1,9}$")
+QUEUE_NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+
+
+class ConfigError(ValueError):
+    """A configuration problem, worded for the admin who has to fix it."""
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    url: str = DEFAULT_DB_URL
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    host: str = "127.0.0.1"
+    port: int = 2525
+    max_message_bytes: int = 25 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class OutboundConfig:
+    host: str = ""
+    port: int = 25
+    from_address: str = "support@example.com"
+    from_name: str = "Customer Services"
+    pickup_dir: str = "outbox"
+
+
+@dataclass(frozen=True)
+class Queue:
+    name: str
+    key_prefix: str
+    addresses: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class StaffConfig:
+    addresses: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ClockConfig:
+    timezone: str = "Europe/Zurich"
+
+
+@dataclass(frozen=True)
+class ProcessingConfig:
+    max_attempts: int = 3
+    poll_seconds: float = 2.0
+    default_queue: str = ""
+
+
+DEFAULT_QUEUES = (
+    Queue("support", "SUP", ("support@example.com",)),
+    Queue("consulting", "CON", ("consulting@example.com",)),
+)
+
+
+@dataclass(frozen=True)
+class Config:
+    database: DatabaseConfig = field(default_factory=DatabaseConfig)
+    smtp: SmtpConfig = field(default_factory=SmtpConfig)
+    outbound: OutboundConfig = field(default_factory=OutboundConfig)
+    queues: tuple[Queue, ...] = DEFAULT_QUEUES
+    staff: StaffConfig = field(default_factory=StaffConfig)
+    clock: ClockConfig = field(default_factory=ClockConfig)
+    processing: ProcessingConfig = field(default_factory=ProcessingConfig)
+    source: str = "(embedded defaults)"
+
+    def queue_for_address(self, address: str) -> Queue | None:
+        address = address.lower()
+        for queue in self.queues:
+            if address in queue.addresses:
+                return queue
+        return None
+
+    def queue_named(self, name: str) -> Queue:
+        for queue in self.queues:
+            if queue.name == name:
+                return queue
+        raise KeyError(name)
+
+    @property
+    def default_queue(self) -> Queue:
+        name = self.processing.default_queue
+        return self.queue_named(name) if name else self.queues[0]
+
+    @property
+    def own_addresses(self) -> frozenset[str]:
+        """Every address maildesk sends from: mail from these is never answered (loops)."""
+        addrs = {a for q in self.queues for a in q.addresses}
+        addrs.add(self.outbound.from_address.lower())
+        return frozenset(addrs)
+
+
+# --- loading -----------------------------------------------------------------------
+
+
+def load(path: str | os.PathLike[str] | None = None) -> Config:
+    """Load from `path`, else $MAILDESK_CONFIG, else the embedded defaults."""
+    path = path or os.environ.get("MAILDESK_CONFIG")
+    if not path:
+        return Config()
+    file = Path(path)
+    try:
+        data = tomllib.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{file}: no such configuration file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{file}: not valid TOML: {exc}") from None
+    return from_mapping(data, source=str(file))
+
+
+def from_mapping(data: dict[str, Any], source: str = "(mapping)") -> Config:
+    reader = _Reader(data)
+    config = Config(
+        database=reader.section("database", DatabaseConfig, {"url": _url}),
+        smtp=reader.section(
+            "smtp",
+            SmtpConfig,
+            {"host": _str, "port": _port, "max_message_bytes": _positive_int},
+        ),
+        outbound=reader.section(
+            "outbound",
+            OutboundConfig,
+            {
+                "host": _str,
+                "port": _port,
+                "from_address": _address,
+                "from_name": _header_text,
+                "pickup_dir": _str,
+            },
+        ),
+        queues=_queues(data.pop("queues", None)),
+        staff=reader.section("staff", StaffConfig, {"addresses": _address_list}),
+        clock=reader.section("clock", ClockConfig, {"timezone": _timezone}),
+        processing=reader.section(
+            "processing",
+            ProcessingConfig,
+            {"max_attempts": _positive_int, "poll_seconds": _positive_float, "default_queue": _str},
+        ),
+        source=source,
+    )
+    reader.reject_unknown()
+    if config.processing.default_queue:
+        try:
+            config.queue_named(config.processing.default_queue)
+        except KeyError:
+            names = ", ".join(q.name for q in config.queues)
+            raise ConfigError(
+                f"processing.default_queue: {config.processing.default_queue!r} is not a "
+                f"configured queue (queues: {names})"
+            ) from None
+    return config
+
+
+class _Reader:
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.data = dict(data)
+
+    def section(self, name: str, cls: type, fields: dict[str, Any]) -> Any:
+        raw = self.data.pop(name, {})
+        if not isinstance(raw, dict):
+            raise ConfigError(f"[{name}] must be a table, got {type(raw).__name__}")
+        unknown = sorted(set(raw) - set(fields))
+        if unknown:
+            raise ConfigError(
+                f"{name}.{unknown[0]}: unknown key (allowed in [{name}]: {', '.join(fields)})"
+            )
+        values = {
+            key: check(f"{name}.{key}", raw[key]) for key, check in fields.items() if key in raw
+        }
+        return cls(**values)
+
+    def reject_unknown(self) -> None:
+        if self.data:
+            key = sorted(self.data)[0]
+            allowed = "database, smtp, outbound, queues, staff, clock, processing"
+            raise ConfigError(f"{key}: unknown section (allowed: {allowed})")
+
+
+def _queues(raw: Any) -> tuple[Queue, ...]:
+    if raw is None:
+        return DEFAULT_QUEUES
+    if not isinstance(raw, list) or not raw:
+        raise ConfigError("queues: must be a non-empty array of tables ([[queues]])")
+    queues = [_queue(f"queues[{i}]", item) for i, item in enumerate(raw)]
+    seen: dict[str, str] = {}
+    for queue in queues:
+        for address in queue.addresses:
+            if address in seen:
+                raise ConfigError(f"queues: {address} belongs to two queues")
+            seen[address] = queue.name
+    for attr in ("name", "key_prefix"):
+        values = [getattr(q, attr) for q in queues]
+        dupes = {v for v in values if values.count(v) > 1}
+        if dupes:
+            raise ConfigError(f"queues: {attr} {sorted(dupes)[0]!r} is used twice")
+    return tuple(queues)
+
+
+def _queue(where: str, item: Any) -> Queue:
+    if not isinstance(item, dict):
+        raise ConfigError(f"{where}: must be a table")
+    unknown = sorted(set(item) - {"name", "key_prefix", "addresses"})
+    if unknown:
+        raise ConfigError(
+            f"{where}.{unknown[0]}: unknown key (allowed: name, key_prefix, addresses)"
+        )
+    for key in ("name", "key_prefix", "addresses"):
+        if key not in item:
+            raise ConfigError(f"{where}.{key}: required")
+    name = _str(f"{where}.name", item["name"])
+    if not QUEUE_NAME_RE.match(name):
+        raise ConfigError(f"{where}.name: {name!r} must be lower-case letters, digits, - or _")
+    prefix = _str(f"{where}.key_prefix", item["key_prefix"])
+    if not KEY_PREFIX_RE.match(prefix):
+        raise ConfigError(
+            f"{where}.key_prefix: {prefix!r} must be 2-10 capital letters or digits, "
+            "starting with a letter (e.g. SUP)"
+        )
+    addresses = _address_list(f"{where}.addresses", item["addresses"])
+    if not addresses:
+        raise ConfigError(f"{where}.addresses: at least one address is required")
+    return Queue(name, prefix, addresses)
+
+
+# --- value checkers: each names the key and what is allowed --------------------------
+
+
+def _str(key: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise ConfigError(f"{key}: must be a string, got {type(value).__name__}")
+    return value
+
+
+def _header_text(key: str, value: Any) -> str:
+    text = _str(key, value)
+    if any(ord(c) < 32 or ord(c) == 127 for c in text):
+        raise ConfigError(f"{key}: must not contain control characters (line breaks, tabs)")
+    return text
+
+
+def _url(key: str, value: Any) -> str:
+    text = _str(key, value)
+    if not text.startswith(("sqlite:///", "postgresql+psycopg://", "postgresql://")):
+        raise ConfigError(
+            f"{key}: {text!r} is not supported (allowed: sqlite:///PATH, "
+            "postgresql+psycopg://USER@HOST:PORT/DB)"
+        )
+    return text.replace("postgresql://", "postgresql+psycopg://", 1)
+
+
+def _positive_int(key: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ConfigError(f"{key}: must be a positive integer, got {value!r}")
+    return value
+
+
+def _positive_float(key: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise ConfigError(f"{key}: must be a positive number, got {value!r}")
+    return float(value)
+
+
+def _port(key: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 65535:
+        raise ConfigError(f"{key}: must be a port number 0-65535, got {value!r}")
+    return value
+
+
+def _address(key: str, value: Any) -> str:
+    address = normalise_address(_str(key, value))
+    if address is None:
+        raise ConfigError(f"{key}: {value!r} is not a plain mail address (user@domain)")
+    return address
+
+
+def _address_list(key: str, value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        raise ConfigError(f"{key}: must be an array of mail addresses")
+    return tuple(_address(f"{key}[{i}]", v) for i, v in enumerate(value))
+
+
+def _timezone(key: str, value: Any) -> str:
+    name = _str(key, value)
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"{key}: {name!r} is not a known IANA time zone (e.g. Europe/Zurich)"
+        ) from None
+    return name

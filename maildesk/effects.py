@@ -1,0 +1,79 @@
+"""Effects: what the pure pipeline wants done, as plain values.
+
+Only `apply.py` turns these into writes, all in one transaction, so a decision is either
+fully recorded (ticket, message, events, trace, spool status) or not at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from maildesk.inbound.parse import Attachment
+
+# `None` as a ticket key in an effect means "the ticket created in this same unit of work".
+NEW_TICKET = None
+
+
+@dataclass(frozen=True)
+class Decision:
+    step: str
+    action: str
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class NewMessage:
+    message_id: str
+    dedup_key: str
+    sender: str
+    sender_name: str
+    subject: str
+    text_body: str
+    html_body: str | None
+    attachments: tuple[Attachment, ...]
+    automatic: bool = False
+    direction: str = "in"
+
+
+@dataclass(frozen=True)
+class CreateTicket:
+    queue: str
+    key_prefix: str
+    subject: str
+    requester: str
+    requester_name: str
+    participants: tuple[tuple[str, str], ...]
+    message: NewMessage
+    linked_to: str | None = None
+    link_reason: str = ""
+
+
+@dataclass(frozen=True)
+class AppendMessage:
+    ticket_key: str
+    message: NewMessage
+    participants: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class RecordEvent:
+    ticket_key: str | None
+    kind: str
+    actor: str
+    reason: str = ""
+    from_value: str | None = None
+    to_value: str | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The final word on one inbound message: what `ingest` prints and the spool keeps."""
+
+    outcome: str  # created | appended | duplicate | ignored | quarantined
+    reason: str
+    ticket_key: str | None = NEW_TICKET
+    message_id: str = ""
+    decisions: tuple[Decision, ...] = field(default_factory=tuple)
+
+
+Effect = CreateTicket | AppendMessage | RecordEvent

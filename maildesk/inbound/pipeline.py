@@ -1,0 +1,91 @@
+"""The processing pipeline: small pure steps over a frozen `Draft`, ending in effects.
+
+    STEPS = (dedupe, screen_step, route_step, thread_step, decide)
+
+Each step reads the draft (and the read-only `View`), adds its decision to the trace and
+returns a new draft; a step that settles the outcome stops the run. Nothing here writes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+from maildesk.config import Config, Queue
+from maildesk.effects import Decision, Effect, Outcome
+from maildesk.inbound import decide as decide_module
+from maildesk.inbound.parse import Parsed
+from maildesk.inbound.route import route
+from maildesk.inbound.screen import Screening, screen
+from maildesk.inbound.thread import Threading, thread
+from maildesk.inbound.view import View
+from maildesk.msgid import MessageIds
+
+
+@dataclass(frozen=True)
+class Context:
+    """What every step may consult: configuration, the read-only view, our Message-IDs."""
+
+    config: Config
+    view: View
+    ids: MessageIds
+
+
+@dataclass(frozen=True)
+class Draft:
+    parsed: Parsed
+    rcpt_tos: tuple[str, ...] = ()
+    envelope_from: str | None = None
+    screening: Screening | None = None
+    queue: Queue | None = None
+    threading: Threading | None = None
+    decisions: tuple[Decision, ...] = ()
+    effects: tuple[Effect, ...] = ()
+    outcome: Outcome | None = field(default=None)
+
+    def note(self, step: str, action: str, reason: str = "") -> Draft:
+        return replace(self, decisions=(*self.decisions, Decision(step, action, reason)))
+
+    def finish(self, outcome: str, reason: str, ticket_key: str | None, *effects: Effect) -> Draft:
+        result = Outcome(outcome, reason, ticket_key, self.parsed.message_id)
+        return replace(self, effects=(*self.effects, *effects), outcome=result)
+
+
+def dedupe(draft: Draft, ctx: Context) -> Draft:
+    key = ctx.view.ticket_of_duplicate(draft.parsed.dedup_key)
+    if key is None:
+        return draft.note("dedupe", "new", "message not seen before")
+    reason = "same Message-ID from the same sender already stored"
+    return draft.note("dedupe", "duplicate", reason).finish("duplicate", reason, key)
+
+
+def screen_step(draft: Draft, ctx: Context) -> Draft:
+    result = screen(draft.parsed, ctx.config.own_addresses, draft.envelope_from)
+    return replace(draft, screening=result).note("screen", result.kind, result.reason)
+
+
+def route_step(draft: Draft, ctx: Context) -> Draft:
+    queue, how = route(draft.parsed, draft.rcpt_tos, ctx.config)
+    return replace(draft, queue=queue).note("route", queue.name, how)
+
+
+def thread_step(draft: Draft, ctx: Context) -> Draft:
+    prefixes = frozenset(q.key_prefix for q in ctx.config.queues)
+    staff = frozenset(ctx.config.staff.addresses)
+    result = thread(draft.parsed, ctx.view, ctx.ids, prefixes, staff)
+    target = result.ticket.key if result.ticket else (result.linked_to or "")
+    return replace(draft, threading=result).note(
+        "thread", result.via, f"{target} {result.reason}".strip()
+    )
+
+
+Step = Callable[[Draft, Context], Draft]
+STEPS: tuple[Step, ...] = (dedupe, screen_step, route_step, thread_step, decide_module.decide)
+
+
+def run(draft: Draft, ctx: Context) -> Draft:
+    for step in STEPS:
+        draft = step(draft, ctx)
+        if draft.outcome is not None:
+            break
+    return draft

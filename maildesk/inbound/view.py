@@ -1,0 +1,64 @@
+"""The read-only questions the pipeline asks the database, behind a small protocol.
+
+The pipeline's steps stay pure: they receive a `View`, never a session. `SqlView` answers
+from the database; tests may pass any object with the same methods.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from sqlalchemy import Connection, select
+
+from maildesk.models import messages, participants, tickets
+
+
+@dataclass(frozen=True)
+class TicketRef:
+    id: int
+    key: str
+    queue: str
+    status: str
+    requester: str
+    participants: frozenset[str]
+
+
+class View(Protocol):
+    def ticket_by_key(self, key: str) -> TicketRef | None: ...
+    def ticket_by_message_ids(self, ids: tuple[str, ...]) -> TicketRef | None: ...
+    def ticket_of_duplicate(self, dedup_key: str) -> str | None: ...
+
+
+class SqlView:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def ticket_by_key(self, key: str) -> TicketRef | None:
+        row = self.conn.execute(select(tickets).where(tickets.c.key == key)).first()
+        return self._ref(row) if row else None
+
+    def ticket_by_message_ids(self, ids: tuple[str, ...]) -> TicketRef | None:
+        if not ids:
+            return None
+        row = self.conn.execute(
+            select(tickets)
+            .join(messages, messages.c.ticket_id == tickets.c.id)
+            .where(messages.c.message_id.in_(ids))
+            .order_by(messages.c.id.desc())
+            .limit(1)
+        ).first()
+        return self._ref(row) if row else None
+
+    def ticket_of_duplicate(self, dedup_key: str) -> str | None:
+        return self.conn.execute(
+            select(tickets.c.key)
+            .join(messages, messages.c.ticket_id == tickets.c.id)
+            .where(messages.c.dedup_key == dedup_key)
+        ).scalar()
+
+    def _ref(self, row) -> TicketRef:
+        addrs = self.conn.execute(
+            select(participants.c.address).where(participants.c.ticket_id == row.id)
+        ).scalars()
+        return TicketRef(row.id, row.key, row.queue, row.status, row.requester, frozenset(addrs))

@@ -1,0 +1,152 @@
+"""Process spooled mail: claim a row, run the pipeline, apply its effects, or quarantine.
+
+The attempt counter is committed *before* processing, so a message that crashes the
+process is still counted; after `max_attempts` it is quarantined with its reason and raw
+bytes kept, and the worker goes on with the next one (never retried forever).
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine, or_, select, update
+
+from maildesk import logs
+from maildesk.apply import apply, record_trace
+from maildesk.config import Config
+from maildesk.effects import Decision
+from maildesk.inbound.parse import parse
+from maildesk.inbound.pipeline import Context, Draft, run
+from maildesk.inbound.view import SqlView
+from maildesk.models import inbound
+from maildesk.msgid import MessageIds
+
+log = logging.getLogger("maildesk.worker")
+LEASE = timedelta(seconds=60)  # a claimed row is retried after this if its worker died
+
+
+@dataclass(frozen=True)
+class Result:
+    inbound_id: int
+    outcome: str  # created | appended | duplicate | ignored | quarantined | retry | busy
+    ticket: str | None
+    message_id: str | None
+    reason: str | None
+
+    def as_json(self) -> dict[str, str | None]:
+        return {
+            "outcome": self.outcome,
+            "ticket": self.ticket,
+            "message_id": self.message_id,
+            "reason": self.reason,
+        }
+
+
+class Worker:
+    def __init__(self, engine: Engine, config: Config, ids: MessageIds) -> None:
+        self.engine = engine
+        self.config = config
+        self.ids = ids
+
+    def due(self, now: datetime, limit: int = 100) -> list[int]:
+        with self.engine.connect() as conn:
+            return list(
+                conn.execute(
+                    select(inbound.c.id)
+                    .where(inbound.c.status == "received")
+                    .where(
+                        or_(inbound.c.next_attempt_at.is_(None), inbound.c.next_attempt_at <= now)
+                    )
+                    .order_by(inbound.c.id)
+                    .limit(limit)
+                ).scalars()
+            )
+
+    def process_due(self, now: datetime) -> list[Result]:
+        return [self.process(i, now) for i in self.due(now)]
+
+    def process(self, inbound_id: int, now: datetime, *, force: bool = False) -> Result:
+        """Process one spooled message; `force` ignores the retry delay (for `ingest`)."""
+        attempts = self._claim(inbound_id, now, force)
+        if attempts is None:
+            return Result(inbound_id, "busy", None, None, "claimed elsewhere or already done")
+        try:
+            return self._run(inbound_id, now)
+        except Exception as exc:
+            return self._failed(inbound_id, attempts, exc, now)
+
+    def _claim(self, inbound_id: int, now: datetime, force: bool) -> int | None:
+        due = or_(inbound.c.next_attempt_at.is_(None), inbound.c.next_attempt_at <= now)
+        with self.engine.begin() as conn:
+            claimed = conn.execute(
+                update(inbound)
+                .where(inbound.c.id == inbound_id, inbound.c.status == "received")
+                .where(due if not force else inbound.c.id == inbound_id)
+                .values(attempts=inbound.c.attempts + 1, next_attempt_at=now + LEASE)
+                .returning(inbound.c.attempts)
+            ).scalar()
+        return claimed
+
+    def _run(self, inbound_id: int, now: datetime) -> Result:
+        with self.engine.begin() as conn:
+            row = conn.execute(select(inbound).where(inbound.c.id == inbound_id)).one()
+            parsed = parse(row.raw)
+            draft = Draft(
+                parsed, tuple(row.rcpt_tos or ()), row.mail_from if row.source == "smtp" else None
+            )
+            draft = run(draft, Context(self.config, SqlView(conn), self.ids))
+            assert draft.outcome is not None, "the pipeline always ends with an outcome"
+            key = apply(conn, inbound_id, draft.outcome, draft.effects, draft.decisions, now)
+        for d in draft.decisions:
+            logs.decision(
+                log,
+                ticket=key,
+                msgid=parsed.message_id,
+                inbound=inbound_id,
+                step=d.step,
+                action=d.action,
+                reason=d.reason,
+            )
+        o = draft.outcome
+        logs.decision(
+            log,
+            ticket=key,
+            msgid=parsed.message_id,
+            inbound=inbound_id,
+            action=o.outcome,
+            reason=o.reason,
+            subject=parsed.subject,
+        )
+        return Result(inbound_id, o.outcome, key, parsed.message_id, o.reason)
+
+    def _failed(self, inbound_id: int, attempts: int, exc: Exception, now: datetime) -> Result:
+        error = f"{type(exc).__name__}: {exc}"[:2000]
+        final = attempts >= self.config.processing.max_attempts
+        reason = f"processing failed {attempts} times: {error}" if final else error
+        values: dict[str, object] = {"last_error": traceback.format_exc()[-4000:]}
+        if final:
+            values |= {
+                "status": "quarantined",
+                "outcome": "quarantined",
+                "reason": reason,
+                "processed_at": now,
+            }
+        else:
+            values["next_attempt_at"] = now + timedelta(seconds=30 * 2 ** (attempts - 1))
+        with self.engine.begin() as conn:
+            conn.execute(update(inbound).where(inbound.c.id == inbound_id).values(**values))
+            action = "quarantined" if final else "retry-later"
+            record_trace(conn, inbound_id, None, (Decision("worker", action, reason),), None, now)
+        level = logging.ERROR if final else logging.WARNING
+        logs.decision(
+            log,
+            level,
+            inbound=inbound_id,
+            attempt=attempts,
+            action="quarantined" if final else "retry",
+            reason=error,
+        )
+        return Result(inbound_id, "quarantined" if final else "retry", None, None, reason)

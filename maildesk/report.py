@@ -1,0 +1,177 @@
+"""Read-only views for the command line: ticket lists, one ticket in full, a message's trace.
+
+Returns plain dicts (for `--json`) and formats them for people; it never writes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine, func, or_, select
+
+from maildesk.models import attachments, decisions, events, inbound, messages, participants, tickets
+
+
+def list_tickets(engine: Engine, status: str | None = None, queue: str | None = None) -> list[dict]:
+    counts = (
+        select(messages.c.ticket_id, func.count().label("n"))
+        .group_by(messages.c.ticket_id)
+        .subquery()
+    )
+    query = (
+        select(
+            tickets.c.key,
+            tickets.c.queue,
+            tickets.c.status,
+            tickets.c.requester,
+            tickets.c.subject,
+            tickets.c.created_at,
+            tickets.c.updated_at,
+            func.coalesce(counts.c.n, 0).label("messages"),
+        )
+        .outerjoin(counts, counts.c.ticket_id == tickets.c.id)
+        .order_by(tickets.c.id.desc())
+    )
+    if status:
+        query = query.where(tickets.c.status == status)
+    if queue:
+        query = query.where(tickets.c.queue == queue)
+    with engine.connect() as conn:
+        return [dict(row._mapping) for row in conn.execute(query)]
+
+
+def show_ticket(engine: Engine, key: str) -> dict[str, Any] | None:
+    with engine.connect() as conn:
+        row = conn.execute(select(tickets).where(tickets.c.key == key)).first()
+        if row is None:
+            return None
+        ticket = dict(row._mapping)
+        tid = ticket.pop("id")
+        linked = ticket.pop("linked_ticket_id")
+        ticket["linked_to"] = (
+            conn.execute(select(tickets.c.key).where(tickets.c.id == linked)).scalar()
+            if linked
+            else None
+        )
+        ticket["participants"] = [
+            dict(r._mapping)
+            for r in conn.execute(
+                select(participants.c.address, participants.c.name, participants.c.role)
+                .where(participants.c.ticket_id == tid)
+                .order_by(participants.c.id)
+            )
+        ]
+        ticket["messages"] = [
+            _message(conn, r)
+            for r in conn.execute(
+                select(messages).where(messages.c.ticket_id == tid).order_by(messages.c.id)
+            )
+        ]
+        ticket["events"] = [
+            dict(r._mapping)
+            for r in conn.execute(
+                select(
+                    events.c.at,
+                    events.c.actor,
+                    events.c.kind,
+                    events.c.from_value,
+                    events.c.to_value,
+                    events.c.reason,
+                )
+                .where(events.c.ticket_id == tid)
+                .order_by(events.c.id)
+            )
+        ]
+    return ticket
+
+
+def _message(conn, row) -> dict[str, Any]:
+    files = [
+        dict(r._mapping)
+        for r in conn.execute(
+            select(attachments.c.filename, attachments.c.content_type, attachments.c.size)
+            .where(attachments.c.message_id == row.id)
+            .order_by(attachments.c.id)
+        )
+    ]
+    return {
+        "message_id": row.message_id,
+        "direction": row.direction,
+        "sender": row.sender,
+        "sender_name": row.sender_name,
+        "subject": row.subject,
+        "at": row.created_at,
+        "automatic": row.automatic,
+        "text": row.text_body,
+        "has_html": row.html_body is not None,
+        "attachments": files,
+    }
+
+
+def trace(engine: Engine, message_id: str) -> list[dict[str, Any]]:
+    spool_ids = select(inbound.c.id).where(inbound.c.message_id == message_id)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(
+                decisions.c.at,
+                decisions.c.inbound_id,
+                decisions.c.step,
+                decisions.c.action,
+                decisions.c.reason,
+                decisions.c.ticket_key,
+            )
+            .where(or_(decisions.c.message_id == message_id, decisions.c.inbound_id.in_(spool_ids)))
+            .order_by(decisions.c.id)
+        )
+        return [
+            {
+                "at": r.at.isoformat() if r.at else None,
+                "inbound": r.inbound_id,
+                "step": r.step,
+                "action": r.action,
+                "ticket": r.ticket_key,
+                "reason": r.reason,
+            }
+            for r in rows
+        ]
+
+
+def format_ticket_list(rows: list[dict]) -> str:
+    if not rows:
+        return "(no tickets)"
+    lines = [f"{'KEY':<10} {'STATUS':<18} {'MSGS':>4}  {'REQUESTER':<32} SUBJECT"]
+    for r in rows:
+        lines.append(
+            f"{r['key']:<10} {r['status']:<18} {r['messages']:>4}  "
+            f"{r['requester'][:32]:<32} {r['subject'][:60]}"
+        )
+    return "\n".join(lines)
+
+
+def format_ticket(t: dict[str, Any]) -> str:
+    out = [
+        f"{t['key']}  [{t['status']}]  {t['subject']}",
+        f"  queue: {t['queue']}   requester: {t['requester_name']} <{t['requester']}>",
+        f"  created: {t['created_at']}   updated: {t['updated_at']}",
+    ]
+    if t.get("linked_to"):
+        out.append(f"  linked to: {t['linked_to']}")
+    out.append(
+        "  participants: " + ", ".join(f"{p['address']} ({p['role']})" for p in t["participants"])
+    )
+    out.append("  messages:")
+    for m in t["messages"]:
+        auto = " (automatic)" if m["automatic"] else ""
+        out.append(f"    {m['at']} {m['direction']} {m['sender']}{auto}  {m['message_id']}")
+        for a in m["attachments"]:
+            out.append(
+                f"      attachment: {a['filename']} ({a['content_type']}, {a['size']} bytes)"
+            )
+    out.append("  events:")
+    for e in t["events"]:
+        change = f" {e['from_value'] or ''}->{e['to_value']}" if e["to_value"] else ""
+        out.append(
+            f"    {e['at']} {e['kind']}{change} by {e['actor']}"
+            + (f" ({e['reason']})" if e["reason"] else "")
+        )
+    return "\n".join(out)
