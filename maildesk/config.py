@@ -151,7 +151,7 @@ def from_mapping(data: dict[str, Any], source: str = "(mapping)") -> Config:
                 "pickup_dir": _str,
             },
         ),
-        queues=_queues(data.pop("queues", None)),
+        queues=_queues(reader.data.pop("queues", None)),
         staff=reader.section("staff", StaffConfig, {"addresses": _address_list}),
         clock=reader.section("clock", ClockConfig, {"timezone": _timezone}),
         processing=reader.section(
