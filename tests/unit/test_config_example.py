@@ -1,0 +1,24 @@
+"""config.example.toml documents every key, with the embedded defaults as values."""
+
+import dataclasses
+from pathlib import Path
+
+from maildesk import config
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.toml"
+
+
+def test_example_loads_and_equals_the_embedded_defaults():
+    loaded = config.load(EXAMPLE)
+    assert dataclasses.replace(loaded, source="x") == dataclasses.replace(config.Config(), source="x")
+
+
+def test_example_mentions_every_key():
+    text = EXAMPLE.read_text()
+    for section in dataclasses.fields(config.Config):
+        if section.name in ("source", "queues"):
+            continue
+        assert f"[{section.name}]" in text
+        for key in dataclasses.fields(section.type if not isinstance(section.type, str)
+                                      else getattr(config, section.type)):
+            assert f"\n{key.name} = " in text, f"{section.name}.{key.name} is not documented"
