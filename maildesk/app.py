@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 from sqlalchemy import Engine, insert, select
 from sqlalchemy.exc import IntegrityError
@@ -23,6 +24,11 @@ from maildesk.inbound.smtp import IntakeHandler, controller
 from maildesk.inbound.worker import Worker
 from maildesk.models import queue_counters, settings
 from maildesk.msgid import MessageIds
+from maildesk.outbound.notify import Notifier
+from maildesk.outbound.relay import Sender
+from maildesk.outbound.render import TemplateSet
+
+SHIPPED_TEMPLATES = Path(__file__).resolve().parents[1] / "templates" / "emails"
 
 log = logging.getLogger("maildesk.app")
 
@@ -37,15 +43,27 @@ class Services:
     engine: Engine
     ids: MessageIds
     worker: Worker
+    sender: Sender
+    templates: TemplateSet
+
+
+def load_templates(config: Config) -> TemplateSet:
+    """Every template compiled and trial-rendered now: a broken one stops start-up."""
+    directory = (
+        Path(config.templates.directory) if config.templates.directory else SHIPPED_TEMPLATES
+    )
+    return TemplateSet.load(directory, default=config.templates.default_language)
 
 
 def build(config: Config) -> Services:
-    """Connect, migrate, make sure every queue has a counter, load the signing secret."""
+    """Connect, migrate, make sure every queue has a counter, load secret and templates."""
+    templates = load_templates(config)
     engine = db.connect(config.database.url)
     db.migrate(engine)
     ensure_queues(engine, config)
-    ids = MessageIds(instance_secret(engine))
-    return Services(config, engine, ids, Worker(engine, config, ids))
+    ids = MessageIds(config.outbound.message_id_secret or instance_secret(engine))
+    worker = Worker(engine, config, ids, Notifier(config, templates, ids))
+    return Services(config, engine, ids, worker, Sender(engine, config.outbound), templates)
 
 
 def ensure_queues(engine: Engine, config: Config) -> None:
@@ -79,6 +97,7 @@ def run(config: Config, clock: Callable[[], datetime] = system_clock) -> int:
     services = build(config)
     wake = threading.Event()
     stop = threading.Event()
+    send_wake = threading.Event()
     handler = IntakeHandler(services.engine, config, clock, on_stored=lambda _id: wake.set())
     smtp = controller(handler, config)
     smtp.start()
@@ -97,30 +116,52 @@ def run(config: Config, clock: Callable[[], datetime] = system_clock) -> int:
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
+    sending = threading.Thread(
+        target=loop,
+        name="sender",
+        args=(services.sender.flush, clock, send_wake, stop, config.processing.poll_seconds, None),
+    )
+    sending.start()
     try:
-        worker_loop(services.worker, clock, wake, stop, config.processing.poll_seconds)
+        loop(
+            services.worker.process_due,
+            clock,
+            wake,
+            stop,
+            config.processing.poll_seconds,
+            send_wake,
+        )
     finally:
+        send_wake.set()
+        sending.join()
         smtp.stop()
         services.engine.dispose()
         logs.decision(log, action="stopped")
     return 0
 
 
-def worker_loop(
-    worker: Worker,
+def loop(
+    step: Callable[[datetime], list],
     clock: Callable[[], datetime],
     wake: threading.Event,
     stop: threading.Event,
     poll_seconds: float,
+    then: threading.Event | None,
 ) -> None:
+    """Run `step` until it finds nothing to do, then sleep until woken or polled."""
     while not stop.is_set():
         wake.clear()
         try:
-            while worker.process_due(clock()) and not stop.is_set():
-                pass
+            while step(clock()) and not stop.is_set():
+                if then is not None:
+                    then.set()
         except Exception as exc:
             logs.decision(
-                log, logging.ERROR, action="worker-error", reason=f"{type(exc).__name__}: {exc}"
+                log,
+                logging.ERROR,
+                action="loop-error",
+                step=step.__qualname__,
+                reason=f"{type(exc).__name__}: {exc}",
             )
         wake.wait(poll_seconds)
 

@@ -16,7 +16,9 @@ from maildesk.effects import (
     Decision,
     Effect,
     NewMessage,
+    Notify,
     Outcome,
+    RecordBounce,
     RecordEvent,
 )
 from maildesk.models import (
@@ -25,10 +27,13 @@ from maildesk.models import (
     events,
     inbound,
     messages,
+    outbox,
     participants,
     queue_counters,
+    ticket_details,
     tickets,
 )
+from maildesk.outbound.notify import Notifier
 
 SYSTEM = "maildesk"
 
@@ -40,10 +45,21 @@ def apply(
     effects: tuple[Effect, ...],
     trace: tuple[Decision, ...],
     now: datetime,
+    notifier: Notifier,
 ) -> str | None:
     """Write `effects`, mark the spool row done, store the trace; return the ticket key."""
     created: str | None = None
     for effect in effects:
+        if isinstance(effect, RecordBounce):
+            _bounce(conn, effect, now)
+            continue
+        if isinstance(effect, Notify):
+            key = effect.ticket_key or created
+            assert key is not None, "a notification needs a ticket"
+            notifier.enqueue(
+                conn, _ticket_id(conn, key), effect, effect.cause or f"inbound:{inbound_id}", now
+            )
+            continue
         if isinstance(effect, CreateTicket):
             created = _create(conn, inbound_id, effect, now)
         elif isinstance(effect, AppendMessage):
@@ -139,6 +155,18 @@ def _create(conn: Connection, inbound_id: int, effect: CreateTicket, now: dateti
         .returning(tickets.c.id)
     ).scalar_one()
     _add_participants(conn, ticket_id, effect.participants, first_is_requester=True)
+    details = dict(effect.details)
+    conn.execute(
+        insert(ticket_details).values(
+            ticket_id=ticket_id,
+            language=details.get("language", "fr"),
+            criticality=details.get("criticality", "medium"),
+            request_type=details.get("request_type", "assistance"),
+            fields=details.get("fields", {}),
+            missing_fields=details.get("missing_fields", []),
+            subject_quality=details.get("subject_quality", {"ok": True, "reasons": []}),
+        )
+    )
     _insert_message(conn, ticket_id, inbound_id, effect.message, now)
     _event(conn, ticket_id, now, effect.requester or SYSTEM, "created", "", None, "new")
     if effect.linked_to:
@@ -234,3 +262,27 @@ def _event(
 
 def _ticket_id(conn: Connection, key: str) -> int:
     return conn.execute(select(tickets.c.id).where(tickets.c.key == key)).scalar_one()
+
+
+def _bounce(conn: Connection, effect: RecordBounce, now: datetime) -> None:
+    row = conn.execute(
+        select(outbox.c.id, outbox.c.ticket_id, outbox.c.recipient, outbox.c.template).where(
+            outbox.c.message_id == effect.outbox_message_id
+        )
+    ).one()
+    conn.execute(
+        update(outbox)
+        .where(outbox.c.id == row.id)
+        .values(bounced_at=now, bounce_reason=effect.reason)
+    )
+    if row.ticket_id is not None:
+        _event(
+            conn,
+            row.ticket_id,
+            now,
+            SYSTEM,
+            "notification-bounced",
+            f"{row.template} to {row.recipient}: {effect.reason}",
+            None,
+            row.recipient,
+        )

@@ -82,6 +82,16 @@ def build_parser() -> argparse.ArgumentParser:
     trace.add_argument("message_id", metavar="MESSAGE-ID", help="with or without <angle brackets>")
     trace.set_defaults(handler=_trace)
 
+    outbox = sub.add_parser("outbox", help="notifications: list them, send what is due")
+    osub = outbox.add_subparsers(dest="outbox_command", required=True, metavar="ACTION")
+    olist = osub.add_parser("list", help="list notifications, newest first")
+    olist.add_argument("--json", action="store_true", help="print JSON")
+    olist.add_argument("--status", choices=["pending", "sending", "sent", "failed", "dead"])
+    olist.set_defaults(handler=_outbox_list)
+    oflush = osub.add_parser("flush", help="send every notification that is due now")
+    oflush.add_argument("--now", type=_instant, metavar="ISO8601", help="as of this instant")
+    oflush.set_defaults(handler=_outbox_flush)
+
     check = sub.add_parser(
         "check-config", help="validate the configuration and templates, then exit"
     )
@@ -179,11 +189,42 @@ def _trace(args: argparse.Namespace, config: config_module.Config) -> int:
     return 0
 
 
+def _outbox_list(args: argparse.Namespace, config: config_module.Config) -> int:
+    from maildesk import report
+    from maildesk.app import build
+
+    rows = report.list_outbox(build(config).engine, status=args.status)
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2, default=str))
+    else:
+        print(report.format_outbox(rows))
+    return 0
+
+
+def _outbox_flush(args: argparse.Namespace, config: config_module.Config) -> int:
+    from maildesk.app import build
+
+    results = build(config).sender.flush(args.now or datetime.now(UTC))
+    counts: dict[str, int] = {}
+    for result in results:
+        counts[result.status] = counts.get(result.status, 0) + 1
+    print(json.dumps(counts))
+    return 0
+
+
 def _check_config(args: argparse.Namespace, config: config_module.Config) -> int:
     queues = ", ".join(
         f"{q.name} ({q.key_prefix}: {', '.join(q.addresses)})" for q in config.queues
     )
+    try:
+        from maildesk.app import load_templates
+
+        templates = load_templates(config)
+    except Exception as exc:
+        print(f"maildesk: template error: {exc}", file=sys.stderr)
+        return 2
     print(f"configuration OK: {config.source}")
+    print(f"  templates: {templates.directory}")
     print(f"  database: {config.database.url}")
     print(f"  smtp listener: {config.smtp.host}:{config.smtp.port}")
     print(f"  queues: {queues}")

@@ -18,6 +18,7 @@ from maildesk.addresses import normalise_address
 
 DEFAULT_DB_URL = "sqlite:///maildesk.db"
 KEY_PREFIX_RE = re.compile(r"^[A-Z][A-Z0-9]{1,9}$")
+LANGUAGES = ("fr", "de", "en")
 QUEUE_NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 
 
@@ -44,6 +45,17 @@ class OutboundConfig:
     from_address: str = "support@example.com"
     from_name: str = "Customer Services"
     pickup_dir: str = "outbox"
+    message_id_secret: str = ""
+    timeout_seconds: float = 30.0
+    max_attempts: int = 12
+    retry_seconds: float = 60.0
+    auto_replies_per_hour: int = 5
+
+
+@dataclass(frozen=True)
+class TemplatesConfig:
+    directory: str = ""  # empty: the templates/emails folder shipped with maildesk
+    default_language: str = "fr"
 
 
 @dataclass(frozen=True)
@@ -85,6 +97,7 @@ class Config:
     staff: StaffConfig = field(default_factory=StaffConfig)
     clock: ClockConfig = field(default_factory=ClockConfig)
     processing: ProcessingConfig = field(default_factory=ProcessingConfig)
+    templates: TemplatesConfig = field(default_factory=TemplatesConfig)
     source: str = "(embedded defaults)"
 
     def queue_for_address(self, address: str) -> Queue | None:
@@ -149,6 +162,11 @@ def from_mapping(data: dict[str, Any], source: str = "(mapping)") -> Config:
                 "from_address": _address,
                 "from_name": _header_text,
                 "pickup_dir": _str,
+                "message_id_secret": _str,
+                "timeout_seconds": _positive_float,
+                "max_attempts": _positive_int,
+                "retry_seconds": _positive_float,
+                "auto_replies_per_hour": _positive_int,
             },
         ),
         queues=_queues(reader.data.pop("queues", None)),
@@ -158,6 +176,11 @@ def from_mapping(data: dict[str, Any], source: str = "(mapping)") -> Config:
             "processing",
             ProcessingConfig,
             {"max_attempts": _positive_int, "poll_seconds": _positive_float, "default_queue": _str},
+        ),
+        templates=reader.section(
+            "templates",
+            TemplatesConfig,
+            {"directory": _str, "default_language": _language},
         ),
         source=source,
     )
@@ -195,7 +218,7 @@ class _Reader:
     def reject_unknown(self) -> None:
         if self.data:
             key = sorted(self.data)[0]
-            allowed = "database, smtp, outbound, queues, staff, clock, processing"
+            allowed = "database, smtp, outbound, queues, staff, clock, processing, templates"
             raise ConfigError(f"{key}: unknown section (allowed: {allowed})")
 
 
@@ -300,6 +323,13 @@ def _address_list(key: str, value: Any) -> tuple[str, ...]:
     if not isinstance(value, list):
         raise ConfigError(f"{key}: must be an array of mail addresses")
     return tuple(_address(f"{key}[{i}]", v) for i, v in enumerate(value))
+
+
+def _language(key: str, value: Any) -> str:
+    lang = _str(key, value)
+    if lang not in LANGUAGES:
+        raise ConfigError(f"{key}: {lang!r} is not a supported language ({', '.join(LANGUAGES)})")
+    return lang
 
 
 def _timezone(key: str, value: Any) -> str:

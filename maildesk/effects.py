@@ -46,6 +46,7 @@ class CreateTicket:
     message: NewMessage
     linked_to: str | None = None
     link_reason: str = ""
+    details: tuple[tuple[str, object], ...] = ()  # language, criticality, fields, ...
 
 
 @dataclass(frozen=True)
@@ -76,4 +77,28 @@ class Outcome:
     decisions: tuple[Decision, ...] = field(default_factory=tuple)
 
 
-Effect = CreateTicket | AppendMessage | RecordEvent
+@dataclass(frozen=True)
+class Notify:
+    """Queue one notification; `apply` renders it and stores it in the outbox."""
+
+    template: str
+    recipient: str
+    recipient_name: str = ""
+    ticket_key: str | None = NEW_TICKET
+    auto_submitted: str | None = "auto-replied"  # None only for a person's relayed answer
+    in_reply_to: str | None = None
+    references: tuple[str, ...] = ()
+    language: str | None = None  # None: the ticket's language
+    extra: tuple[tuple[str, object], ...] = ()  # template values beyond the ticket's own
+    cause: str | None = None  # None: the inbound message being processed
+
+
+@dataclass(frozen=True)
+class RecordBounce:
+    """A bounce of one of our notifications: marked on the outbox row and its ticket."""
+
+    outbox_message_id: str
+    reason: str
+
+
+Effect = CreateTicket | AppendMessage | RecordEvent | Notify | RecordBounce

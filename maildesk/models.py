@@ -149,3 +149,46 @@ settings = Table(
     Column("name", String(64), primary_key=True),
     Column("value", Text, nullable=False),
 )
+
+# Notifications, rendered to their final bytes in the same transaction as the ticket
+# change that caused them; a sender delivers them later, outside any transaction.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("ticket_id", ForeignKey("tickets.id"), nullable=True, index=True),
+    # What caused it (e.g. "inbound:41"): with recipient and template, sent at most once.
+    Column("cause", String(100), nullable=False),
+    Column("template", String(40), nullable=False),
+    Column("language", String(5), nullable=False),
+    Column("mail_from", Text, nullable=False),  # envelope sender: a queue address
+    Column("recipient", Text, nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("message_id", Text, nullable=False, unique=True),
+    Column("automatic", Boolean, nullable=False),
+    Column("raw", LargeBinary, nullable=False),
+    Column("status", String(10), nullable=False, index=True),  # pending|sending|sent|failed|dead
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("sent_at", DateTime(timezone=True), nullable=True),
+    Column("bounced_at", DateTime(timezone=True), nullable=True),
+    Column("bounce_reason", Text, nullable=True),
+    UniqueConstraint("cause", "recipient", "template", name="uq_outbox_cause_recipient_template"),
+)
+Index("ix_outbox_recipient_created", outbox.c.recipient, outbox.c.created_at)
+
+# What maildesk read from a request (filled by the quality assessment) and how it talks to
+# the customer; kept on the ticket so every later mail uses the same language.
+ticket_details = Table(
+    "ticket_details",
+    metadata,
+    Column("ticket_id", ForeignKey("tickets.id"), primary_key=True),
+    Column("language", String(5), nullable=False),
+    Column("criticality", String(10), nullable=False),
+    Column("request_type", String(20), nullable=False),
+    Column("fields", JSON, nullable=False),
+    Column("missing_fields", JSON, nullable=False),
+    Column("subject_quality", JSON, nullable=False),
+)

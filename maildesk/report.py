@@ -9,7 +9,16 @@ from typing import Any
 
 from sqlalchemy import Engine, func, or_, select
 
-from maildesk.models import attachments, decisions, events, inbound, messages, participants, tickets
+from maildesk.models import (
+    attachments,
+    decisions,
+    events,
+    inbound,
+    messages,
+    outbox,
+    participants,
+    tickets,
+)
 
 
 def list_tickets(engine: Engine, status: str | None = None, queue: str | None = None) -> list[dict]:
@@ -175,3 +184,42 @@ def format_ticket(t: dict[str, Any]) -> str:
             + (f" ({e['reason']})" if e["reason"] else "")
         )
     return "\n".join(out)
+
+
+def list_outbox(engine: Engine, status: str | None = None) -> list[dict[str, Any]]:
+    query = (
+        select(
+            tickets.c.key.label("ticket"),
+            outbox.c.id,
+            outbox.c.template,
+            outbox.c.recipient,
+            outbox.c.subject,
+            outbox.c.status,
+            outbox.c.attempts,
+            outbox.c.message_id,
+            outbox.c.created_at,
+            outbox.c.sent_at,
+            outbox.c.next_attempt_at,
+            outbox.c.last_error,
+            outbox.c.bounced_at,
+            outbox.c.bounce_reason,
+        )
+        .outerjoin(tickets, tickets.c.id == outbox.c.ticket_id)
+        .order_by(outbox.c.id.desc())
+    )
+    if status:
+        query = query.where(outbox.c.status == status)
+    with engine.connect() as conn:
+        return [dict(row._mapping) for row in conn.execute(query)]
+
+
+def format_outbox(rows: list[dict[str, Any]]) -> str:
+    if not rows:
+        return "(no notifications)"
+    lines = [f"{'ID':>5} {'TICKET':<9} {'TEMPLATE':<20} {'STATUS':<8} {'TRIES':>5}  RECIPIENT"]
+    for r in rows:
+        lines.append(
+            f"{r['id']:>5} {r['ticket'] or '-':<9} {r['template']:<20} "
+            f"{r['status']:<8} {r['attempts']:>5}  {r['recipient']}  {r['message_id']}"
+        )
+    return "\n".join(lines)

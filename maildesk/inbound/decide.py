@@ -1,14 +1,27 @@
 """The last pipeline step: turn what the earlier steps found into effects and an outcome.
 
 Automatic mail is stored on the ticket it threads onto, or only in the spool, and never
-opens a ticket; anything else opens a ticket or is appended to the one it answers.
+opens a ticket or gets an answer (RFC 3834). A person's new request opens a ticket and
+is acknowledged; a reply is appended and the consultants are told. Automatic answers to
+one address are capped per hour, so a misbehaving robot cannot start a loop.
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from maildesk.effects import AppendMessage, CreateTicket, NewMessage, RecordEvent
+from maildesk.effects import (
+    AppendMessage,
+    CreateTicket,
+    NewMessage,
+    Notify,
+    RecordBounce,
+    RecordEvent,
+)
+from maildesk.inbound.assess import detect_language
+from maildesk.inbound.screen import BOUNCE
+from maildesk.outbound.compose import AUTO_GENERATED
 
 if TYPE_CHECKING:
     from maildesk.inbound.pipeline import Context, Draft
@@ -20,6 +33,14 @@ def decide(draft: Draft, ctx: Context) -> Draft:
     assert threading is not None, "thread runs before decide"
     assert draft.queue is not None, "route runs before decide"
     ticket = threading.ticket
+    if screening.kind == BOUNCE:
+        bounced = _bounced(draft, ctx)
+        if bounced is not None:
+            mid, key = bounced
+            why = f"bounce of our notification {mid}"
+            return draft.note("decide", "bounce-recorded", why).finish(
+                "ignored", why, key, RecordBounce(mid, screening.reason)
+            )
     if not screening.answerable:
         why = f"{screening.kind}: {screening.reason}"
         if ticket is None:
@@ -33,6 +54,7 @@ def decide(draft: Draft, ctx: Context) -> Draft:
         effects = (
             AppendMessage(ticket.key, _message(draft), people),
             RecordEvent(ticket.key, "message-in", parsed.sender, threading.via),
+            *_tell_staff(ctx, "staff_customer_reply", ticket.key, draft),
         )
         return draft.note("decide", "append", threading.via).finish(
             "appended", threading.via, ticket.key, *effects
@@ -47,11 +69,62 @@ def decide(draft: Draft, ctx: Context) -> Draft:
         message=_message(draft),
         linked_to=threading.linked_to,
         link_reason=threading.reason if threading.linked_to else "",
+        details=(("language", detect_language(f"{parsed.subject}\n{parsed.text_body}")),),
     )
+    draft = draft.note("decide", "create", "new request")
+    ack, draft = _answer(draft, ctx, "ack", None)
     reason = (
         "new request" if not threading.linked_to else f"new request linked to {threading.linked_to}"
     )
-    return draft.note("decide", "create", reason).finish("created", reason, None, create)
+    return draft.finish(
+        "created", reason, None, create, *ack, *_tell_staff(ctx, "staff_new_ticket", None, draft)
+    )
+
+
+def _bounced(draft: Draft, ctx: Context) -> tuple[str, str | None] | None:
+    """Which of our notifications a bounce is about: by quoted Message-ID, else recipient."""
+    p = draft.parsed
+    for mid in (*p.quoted_message_ids, *p.in_reply_to, *p.references):
+        if ctx.ids.ticket_key(mid):
+            found = ctx.view.notification(mid)
+            if found:
+                return found
+    for rcpt in p.failed_recipients:
+        mid = ctx.view.last_notification_to(rcpt)
+        if mid:
+            return ctx.view.notification(mid)
+    return None
+
+
+def _answer(draft: Draft, ctx: Context, template: str, key: str | None) -> tuple[tuple, Draft]:
+    """An automatic answer to the sender, unless that would feed a loop."""
+    p = draft.parsed
+    if p.sender in ctx.config.own_addresses or p.sender in ctx.config.staff.addresses:
+        return (), draft.note("notify", "suppressed", f"{template}: sender is one of ours")
+    limit = ctx.config.outbound.auto_replies_per_hour
+    recent = ctx.view.automatic_count_since(p.sender, ctx.now - timedelta(hours=1))
+    if recent >= limit:
+        why = f"{template}: {recent} automatic mails to {p.sender} in the last hour (limit {limit})"
+        return (), draft.note("notify", "rate-limited", why)
+    note = Notify(
+        template,
+        p.sender,
+        p.sender_name,
+        key,
+        in_reply_to=p.message_id,
+        references=(*p.references, p.message_id),
+    )
+    return (note,), draft.note("notify", template, p.sender)
+
+
+def _tell_staff(ctx: Context, template: str, key: str | None, draft: Draft) -> tuple[Notify, ...]:
+    body = (("body", draft.parsed.text_body[:20000]),)
+    lang = ctx.config.templates.default_language
+    return tuple(
+        Notify(template, address, "", key, auto_submitted=AUTO_GENERATED, language=lang, extra=body)
+        for address in ctx.config.staff.addresses
+        if address != draft.parsed.sender
+    )
 
 
 def _people(draft: Draft, own: frozenset[str]) -> tuple[tuple[str, str], ...]:

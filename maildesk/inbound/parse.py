@@ -70,6 +70,9 @@ class Parsed:
     defects: tuple[str, ...]
     sha256: str
     hops: int = 0  # Received: headers, for hop-count loop detection
+    # Message-IDs and recipients quoted inside the body (what a bounce says it is about).
+    quoted_message_ids: tuple[str, ...] = ()
+    failed_recipients: tuple[str, ...] = ()
 
     @property
     def dedup_key(self) -> str:
@@ -106,7 +109,27 @@ def parse(raw: bytes) -> Parsed:
         defects=tuple(dict.fromkeys(defects)),
         sha256=sha,
         hops=len(msg.get_all("received") or []),
+        quoted_message_ids=_quoted_ids(raw),
+        failed_recipients=_failed_recipients(raw),
     )
+
+
+_QUOTED_ID_RE = re.compile(rb"(?im)^(?:message-id|in-reply-to|references):[ \t]*(<[^<>\s]{1,500}>)")
+_FINAL_RCPT_RE = re.compile(
+    rb"(?im)^(?:final|original)-recipient:[ \t]*rfc822;[ \t]*<?([^\s<>;]{3,254})>?"
+)
+
+
+def _quoted_ids(raw: bytes) -> tuple[str, ...]:
+    """Message-ID lines below the top-level header (a DSN's returned headers)."""
+    body = raw.split(b"\r\n\r\n", 1)[-1] if b"\r\n\r\n" in raw else raw.split(b"\n\n", 1)[-1]
+    found = [m.decode("ascii", "replace") for m in _QUOTED_ID_RE.findall(body[:2_000_000])]
+    return tuple(dict.fromkeys(found))[:20]
+
+
+def _failed_recipients(raw: bytes) -> tuple[str, ...]:
+    found = [m.decode("ascii", "replace").lower() for m in _FINAL_RCPT_RE.findall(raw[:2_000_000])]
+    return tuple(dict.fromkeys(found))[:20]
 
 
 def _ids(value: str) -> list[str]:
@@ -146,8 +169,9 @@ def _bodies(msg: EmailMessage, defects: list[str]) -> tuple[str, str | None, lis
             continue
         content = _text_of(part, defects)
         (htmls if ctype == "text/html" else texts).append(content)
-    html = "\n".join(htmls) if htmls else None
-    text = "\n".join(texts).strip() if texts else ""
+    # NUL is legal in mail but not in a PostgreSQL text column: keep it visible, not fatal.
+    html = "\n".join(htmls).replace("\x00", "\ufffd") if htmls else None
+    text = "\n".join(texts).replace("\x00", "\ufffd").strip() if texts else ""
     if not text and html:
         text = html_text(html)
     return text, sanitise_html(html) if html is not None else None, attachments

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 
 from maildesk.config import Config, Queue
 from maildesk.effects import Decision, Effect, Outcome
@@ -29,6 +30,7 @@ class Context:
     config: Config
     view: View
     ids: MessageIds
+    now: datetime
 
 
 @dataclass(frozen=True)

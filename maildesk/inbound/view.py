@@ -7,11 +7,12 @@ from the database; tests may pass any object with the same methods.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
-from maildesk.models import messages, participants, tickets
+from maildesk.models import messages, outbox, participants, tickets
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,9 @@ class View(Protocol):
     def ticket_by_key(self, key: str) -> TicketRef | None: ...
     def ticket_by_message_ids(self, ids: tuple[str, ...]) -> TicketRef | None: ...
     def ticket_of_duplicate(self, dedup_key: str) -> str | None: ...
+    def automatic_count_since(self, recipient: str, since: datetime) -> int: ...
+    def notification(self, message_id: str) -> tuple[str, str | None] | None: ...
+    def last_notification_to(self, recipient: str) -> str | None: ...
 
 
 class SqlView:
@@ -55,6 +59,34 @@ class SqlView:
             select(tickets.c.key)
             .join(messages, messages.c.ticket_id == tickets.c.id)
             .where(messages.c.dedup_key == dedup_key)
+        ).scalar()
+
+    def automatic_count_since(self, recipient: str, since: datetime) -> int:
+        return self.conn.execute(
+            select(func.count())
+            .select_from(outbox)
+            .where(
+                outbox.c.recipient == recipient,
+                outbox.c.automatic.is_(True),
+                outbox.c.created_at >= since,
+            )
+        ).scalar_one()
+
+    def notification(self, message_id: str) -> tuple[str, str | None] | None:
+        """(message_id, ticket key) of an outbox row of ours, or None."""
+        row = self.conn.execute(
+            select(outbox.c.message_id, tickets.c.key)
+            .outerjoin(tickets, tickets.c.id == outbox.c.ticket_id)
+            .where(outbox.c.message_id == message_id)
+        ).first()
+        return (row[0], row[1]) if row else None
+
+    def last_notification_to(self, recipient: str) -> str | None:
+        return self.conn.execute(
+            select(outbox.c.message_id)
+            .where(outbox.c.recipient == recipient)
+            .order_by(outbox.c.id.desc())
+            .limit(1)
         ).scalar()
 
     def _ref(self, row) -> TicketRef:

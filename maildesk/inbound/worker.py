@@ -23,6 +23,7 @@ from maildesk.inbound.pipeline import Context, Draft, run
 from maildesk.inbound.view import SqlView
 from maildesk.models import inbound
 from maildesk.msgid import MessageIds
+from maildesk.outbound.notify import Notifier
 
 log = logging.getLogger("maildesk.worker")
 LEASE = timedelta(seconds=60)  # a claimed row is retried after this if its worker died
@@ -46,10 +47,11 @@ class Result:
 
 
 class Worker:
-    def __init__(self, engine: Engine, config: Config, ids: MessageIds) -> None:
+    def __init__(self, engine: Engine, config: Config, ids: MessageIds, notifier: Notifier) -> None:
         self.engine = engine
         self.config = config
         self.ids = ids
+        self.notifier = notifier
 
     def due(self, now: datetime, limit: int = 100) -> list[int]:
         with self.engine.connect() as conn:
@@ -97,9 +99,11 @@ class Worker:
             draft = Draft(
                 parsed, tuple(row.rcpt_tos or ()), row.mail_from if row.source == "smtp" else None
             )
-            draft = run(draft, Context(self.config, SqlView(conn), self.ids))
+            draft = run(draft, Context(self.config, SqlView(conn), self.ids, now))
             assert draft.outcome is not None, "the pipeline always ends with an outcome"
-            key = apply(conn, inbound_id, draft.outcome, draft.effects, draft.decisions, now)
+            key = apply(
+                conn, inbound_id, draft.outcome, draft.effects, draft.decisions, now, self.notifier
+            )
         for d in draft.decisions:
             logs.decision(
                 log,

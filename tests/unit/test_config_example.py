@@ -10,7 +10,9 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.toml"
 
 def test_example_loads_and_equals_the_embedded_defaults():
     loaded = config.load(EXAMPLE)
-    assert dataclasses.replace(loaded, source="x") == dataclasses.replace(config.Config(), source="x")
+    assert dataclasses.replace(loaded, source="x") == dataclasses.replace(
+        config.Config(), source="x"
+    )
 
 
 def test_example_mentions_every_key():
@@ -19,6 +21,7 @@ def test_example_mentions_every_key():
         if section.name in ("source", "queues"):
             continue
         assert f"[{section.name}]" in text
-        for key in dataclasses.fields(section.type if not isinstance(section.type, str)
-                                      else getattr(config, section.type)):
+        for key in dataclasses.fields(
+            section.type if not isinstance(section.type, str) else getattr(config, section.type)
+        ):
             assert f"\n{key.name} = " in text, f"{section.name}.{key.name} is not documented"

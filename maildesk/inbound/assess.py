@@ -1,0 +1,224 @@
+"""Judge whether a new support request is usable: its subject, the fields it carries, what is
+missing, its language; and merge what a later reply supplies.
+
+Pure functions over text: nothing here sends mail, stores tickets or changes a criticality.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from maildesk.inbound import fields as extract
+from maildesk.inbound.fields import Attachment
+from maildesk.inbound.subject import SubjectVerdict, judge_subject
+
+__all__ = [
+    "Assessment",
+    "Attachment",
+    "QualityConfig",
+    "SubjectVerdict",
+    "assess",
+    "detect_language",
+    "from_mapping",
+    "judge_subject",
+    "merge_reply",
+]
+
+LANGUAGES = ("fr", "de", "en")
+# Fields a configuration may require; type and criticality always have a value.
+REQUIRABLE = ("version", "company", "contact", "phone", "error_message", "screenshots", "steps")
+_YES_NO = ("error_message", "screenshots", "steps")
+
+DEFAULT_GENERIC_WORDS: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "fr": ("problème", "problèmes", "question", "questions", "urgent", "urgente", "urgence",
+               "erreur", "erreurs", "bug", "bugs", "aide", "demande", "souci", "soucis",
+               "incident", "info", "information", "informations", "besoin", "important",
+               "bloqué", "blocage", "test", "ticket", "support", "assistance", "suivi", "relance"),
+        "de": ("problem", "probleme", "frage", "fragen", "hilfe", "dringend", "dringende",
+               "fehler", "bug", "anfrage", "störung", "support", "info", "wichtig", "test",
+               "ticket", "achtung"),
+        "en": ("help", "question", "questions", "issue", "issues", "problem", "problems",
+               "urgent", "error", "errors", "bug", "bugs", "request", "support", "info",
+               "important", "test", "ticket", "asap", "query"),
+    }
+)  # fmt: skip
+DEFAULT_MODULE_NAMES = (
+    "RH", "Salaire", "Salaires", "Paie", "Finance", "Finances", "Comptabilité", "Compta",
+    "Débiteurs", "Créanciers", "Stock", "Achats", "Ventes", "Lohn", "Löhne", "Personal",
+    "Buchhaltung", "Finanz", "HR", "Payroll", "Accounting", "Debitoren", "Kreditoren",
+    "SwissDec", "Flex", "ProConcept", "ERP",
+)  # fmt: skip
+
+# fmt: off
+_STOP_WORDS = {
+    "fr": frozenset((
+        "le", "la", "les", "des", "est", "une", "pour", "pas", "avec", "dans", "nous", "vous",
+        "je", "bonjour", "merci", "cordialement", "que", "qui", "sur", "ce", "cette", "sont",
+        "lors", "votre", "notre", "mais", "salutations", "erreur", "depuis",
+    )),
+    "de": frozenset((
+        "der", "die", "das", "und", "ist", "nicht", "ich", "wir", "sie", "mit", "für", "auf",
+        "eine", "bei", "grüsse", "grüße", "danke", "freundlichen", "guten", "tag", "bitte",
+        "wenn", "beim", "können", "haben", "fehler", "seit",
+    )),
+    "en": frozenset((
+        "the", "and", "is", "not", "we", "you", "with", "for", "this", "that", "please",
+        "thanks", "regards", "hello", "have", "are", "when", "our", "your", "can", "since",
+        "error", "could", "would",
+    )),
+}
+# fmt: on
+_WORD = re.compile(r"[^\W\d_]+")
+
+
+@dataclass(frozen=True)
+class QualityConfig:
+    required_fields: tuple[str, ...] = ("version", "company", "phone")
+    min_subject_chars: int = 12
+    min_subject_words: int = 3
+    generic_words: Mapping[str, tuple[str, ...]] = field(
+        default_factory=lambda: DEFAULT_GENERIC_WORDS
+    )
+    module_names: tuple[str, ...] = DEFAULT_MODULE_NAMES
+    # Smaller images are taken for signature logos, not screen captures.
+    min_screenshot_bytes: int = 10_000
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> QualityConfig:
+        return from_mapping(data)
+
+
+@dataclass(frozen=True)
+class Assessment:
+    fields: dict[str, str]
+    missing: tuple[str, ...]
+    subject: SubjectVerdict
+    language: str
+    criticality_defaulted: bool
+
+
+def detect_language(text: str) -> str:
+    """ "fr", "de" or "en" by counting common words; French when unsure (the desk's default)."""
+    words = [w.casefold() for w in _WORD.findall(text)]
+    scores = {lang: sum(w in stops for w in words) for lang, stops in _STOP_WORDS.items()}
+    # max() keeps the first of equal scores, and French comes first.
+    return max(LANGUAGES, key=lambda lang: scores[lang])
+
+
+def assess(
+    subject: str,
+    text: str,
+    attachments: Sequence[Attachment] = (),
+    config: QualityConfig | None = None,
+) -> Assessment:
+    config = config or QualityConfig()
+    fresh = extract.fresh_text(text)
+    labelled = extract.labelled_values(fresh)
+    criticality = extract.find_criticality(labelled.get("criticality"))
+    found = {
+        "version": extract.find_version(labelled.get("version"), fresh),
+        "company": labelled.get("company"),
+        "contact": extract.find_contact(labelled.get("contact"), fresh),
+        "phone": extract.find_phone(fresh),
+        "type": extract.find_type(labelled.get("type"), fresh),
+        "criticality": criticality or "medium",
+        "error_message": _yes_no(extract.has_error_message(fresh)),
+        "screenshots": _yes_no(
+            extract.has_screenshots(fresh, attachments, config.min_screenshot_bytes)
+        ),
+        "steps": _yes_no(extract.has_steps(fresh)),
+    }
+    values = {key: value for key, value in found.items() if value}
+    return Assessment(
+        fields=values,
+        missing=tuple(key for key in config.required_fields if _absent(values, key)),
+        subject=judge_subject(subject, config),
+        language=detect_language(f"{subject}\n{fresh if fresh.strip() else text}"),
+        criticality_defaulted=criticality is None,
+    )
+
+
+def merge_reply(
+    fields: Mapping[str, str], missing: Sequence[str], reply: Assessment, config: QualityConfig
+) -> tuple[dict[str, str], tuple[str, ...], dict[str, str]]:
+    """Fill what the request lacked from a later reply: (merged, still missing, newly supplied).
+
+    What the customer already gave is never overwritten, and type and criticality are never
+    taken from a reply: changing those is a decision, not a missing detail.
+    """
+    merged = dict(fields)
+    supplied: dict[str, str] = {}
+    for key, value in reply.fields.items():
+        if key in ("type", "criticality") or not _absent(merged, key) or _absent(reply.fields, key):
+            continue
+        merged[key] = supplied[key] = value
+    wanted = dict.fromkeys((*missing, *config.required_fields))
+    return merged, tuple(key for key in wanted if _absent(merged, key)), supplied
+
+
+def _yes_no(flag: bool) -> str:
+    return "yes" if flag else "no"
+
+
+def _absent(values: Mapping[str, str], key: str) -> bool:
+    value = values.get(key, "")
+    return not value or (key in _YES_NO and value != "yes")
+
+
+def from_mapping(data: Mapping[str, Any]) -> QualityConfig:
+    """A QualityConfig from a TOML table; a ValueError names the bad key and what is allowed."""
+    if not isinstance(data, Mapping):
+        raise ValueError("quality: expected a table of keys, got " + type(data).__name__)
+    parsers = {
+        "required_fields": _parse_required,
+        "min_subject_chars": _parse_count,
+        "min_subject_words": _parse_count,
+        "min_screenshot_bytes": _parse_count,
+        "generic_words": _parse_generic,
+        "module_names": _parse_words,
+    }
+    for key in data:
+        if key not in parsers:
+            raise ValueError(f"quality.{key}: unknown key; allowed: {', '.join(sorted(parsers))}")
+    return QualityConfig(**{key: parsers[key](key, value) for key, value in data.items()})
+
+
+def _parse_count(key: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"quality.{key}: expected a whole number >= 0, got {value!r}")
+    return value
+
+
+def _parse_words(key: str, value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list | tuple) or not all(
+        isinstance(word, str) and word.strip() for word in value
+    ):
+        raise ValueError(f"quality.{key}: expected a list of non-empty strings, got {value!r}")
+    return tuple(word.strip() for word in value)
+
+
+def _parse_required(key: str, value: Any) -> tuple[str, ...]:
+    names = _parse_words(key, value)
+    for name in names:
+        if name not in REQUIRABLE:
+            allowed = ", ".join(REQUIRABLE)
+            raise ValueError(f"quality.{key}: unknown field {name!r}; allowed: {allowed}")
+    return tuple(dict.fromkeys(names))
+
+
+def _parse_generic(key: str, value: Any) -> Mapping[str, tuple[str, ...]]:
+    """Languages given replace the defaults for that language; the others keep theirs."""
+    if not isinstance(value, Mapping):
+        raise ValueError(f"quality.{key}: expected a table of language = [words], got {value!r}")
+    merged = dict(DEFAULT_GENERIC_WORDS)
+    for lang, words in value.items():
+        if lang not in LANGUAGES:
+            allowed = ", ".join(LANGUAGES)
+            raise ValueError(f"quality.{key}: unknown language {lang!r}; allowed: {allowed}")
+        merged[lang] = _parse_words(f"{key}.{lang}", words)
+    return MappingProxyType(merged)

@@ -1,0 +1,116 @@
+"""Customer-facing wording of the desk's codes (statuses, criticalities, types...) in fr, de, en.
+
+It only translates codes into words; it never decides anything, and an unknown code is shown as-is
+rather than raising, so a notification is never lost because of a missing translation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+DEFAULT_LANGUAGE = "fr"
+
+# kind -> code -> language -> text. French wording follows the customer portal page (domain.md).
+LABELS: Mapping[str, Mapping[str, Mapping[str, str]]] = {
+    "status": {
+        "new": {
+            "fr": "En attente de qualification",
+            "de": "Wartet auf Qualifizierung",
+            "en": "Awaiting qualification",
+        },
+        "qualified": {
+            "fr": "Qualifiée / en attente de prise en charge",
+            "de": "Qualifiziert / wartet auf Bearbeitung",
+            "en": "Qualified / awaiting a consultant",
+        },
+        "in_progress": {"fr": "En cours", "de": "In Bearbeitung", "en": "In progress"},
+        "waiting_customer": {
+            "fr": "Attente client",
+            "de": "Wartet auf Kundenantwort",
+            "en": "Waiting for your answer",
+        },
+        "closed": {
+            "fr": "Résolue / Clôturée",
+            "de": "Gelöst / Geschlossen",
+            "en": "Resolved / Closed",
+        },
+        "escalated_spc": {
+            "fr": "Escaladée aux responsables produits (SPC)",
+            "de": "An das Produktmanagement eskaliert (SPC)",
+            "en": "Escalated to product management (SPC)",
+        },
+        "escalated_rpc": {
+            "fr": "Tâche de développement ouverte (RPC)",
+            "de": "Entwicklungsauftrag eröffnet (RPC)",
+            "en": "Development task opened (RPC)",
+        },
+        "escalated_l2": {
+            "fr": "Escaladée au niveau 2",
+            "de": "An den 2nd-Level-Support eskaliert",
+            "en": "Escalated to level 2",
+        },
+        "consulting": {
+            "fr": "Transférée au Consulting",
+            "de": "An das Consulting übergeben",
+            "en": "Transferred to Consulting",
+        },
+        "waiting_patch": {
+            "fr": "En attente de patchs",
+            "de": "Wartet auf Patches",
+            "en": "Waiting for patches",
+        },
+    },
+    "criticality": {
+        "low": {"fr": "Basse", "de": "Niedrig", "en": "Low"},
+        "medium": {"fr": "Moyenne", "de": "Mittel", "en": "Medium"},
+        "high": {"fr": "Haute", "de": "Hoch", "en": "High"},
+        "critical": {"fr": "Critique", "de": "Kritisch", "en": "Critical"},
+    },
+    "type": {
+        "assistance": {"fr": "Assistance", "de": "Assistance", "en": "Assistance"},
+        "patch": {"fr": "Patch", "de": "Patch", "en": "Patch"},
+        "solva_flex": {"fr": "Solva Flex", "de": "Solva Flex", "en": "Solva Flex"},
+    },
+    "field": {
+        "version": {"fr": "Version du produit", "de": "Produktversion", "en": "Product version"},
+        "company": {"fr": "Société", "de": "Firma", "en": "Company"},
+        "contact": {"fr": "Personne de contact", "de": "Kontaktperson", "en": "Contact person"},
+        "phone": {"fr": "Téléphone", "de": "Telefon", "en": "Phone"},
+        "error_message": {
+            "fr": "Message d'erreur complet",
+            "de": "Vollständige Fehlermeldung",
+            "en": "Full error message",
+        },
+        "screenshots": {"fr": "Captures d'écran", "de": "Bildschirmfotos", "en": "Screenshots"},
+        "steps": {
+            "fr": "Étapes menant à l'erreur",
+            "de": "Schritte bis zum Fehler",
+            "en": "Steps leading to the error",
+        },
+    },
+    "resolution": {
+        "solved": {"fr": "Solution fournie", "de": "Lösung geliefert", "en": "Solution provided"},
+        "no_answer": {
+            "fr": "Sans réponse du client",
+            "de": "Keine Antwort des Kunden",
+            "en": "No answer from the customer",
+        },
+    },
+    # Service-level objectives and their state, shown to consultants in SLA warnings.
+    "objective": {
+        "response": {"fr": "Délai de réponse", "de": "Reaktionszeit", "en": "Response time"},
+        "resolution": {"fr": "Délai de résolution", "de": "Lösungszeit", "en": "Resolution time"},
+    },
+    "sla_state": {
+        "at_risk": {"fr": "bientôt dépassé", "de": "bald überschritten", "en": "at risk"},
+        "breached": {"fr": "dépassé", "de": "überschritten", "en": "breached"},
+    },
+}
+
+
+def label(kind: str, value: str, lang: str) -> str:
+    """The wording of `value` in `lang`, else in French, else the raw value itself."""
+    texts = LABELS.get(kind, {}).get(value)
+    if texts is None:
+        return value
+    return texts.get(lang) or texts.get(DEFAULT_LANGUAGE) or value

@@ -1,0 +1,76 @@
+"""Turn a rendered notification into the exact bytes we send, headers guarded.
+
+Every header value passes `one_line`/`format_address` (no CR/LF from customer data, even
+on an interpreter without the CVE-2024-6923 fix), and the finished bytes are parsed back
+to prove that no extra header line appeared.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesHeaderParser
+from email.utils import format_datetime
+
+from maildesk.addresses import format_address, one_line
+from maildesk.outbound.render import Rendered
+
+# RFC 3834 §5: "auto-replied" answers a message; "auto-generated" is mail we start ourselves.
+AUTO_REPLIED = "auto-replied"
+AUTO_GENERATED = "auto-generated"
+
+
+@dataclass(frozen=True)
+class Headers:
+    ticket_key: str
+    from_name: str
+    from_address: str
+    to_name: str
+    to_address: str
+    reply_to: str
+    message_id: str
+    in_reply_to: str | None = None
+    references: tuple[str, ...] = ()
+    auto_submitted: str | None = None  # auto-replied | auto-generated | None (a person's answer)
+
+
+def compose(rendered: Rendered, headers: Headers, now: datetime) -> bytes:
+    msg = EmailMessage(policy=policy.SMTP)
+    msg["From"] = format_address(headers.from_name, headers.from_address)
+    msg["To"] = format_address(headers.to_name, headers.to_address)
+    msg["Reply-To"] = format_address(headers.from_name, headers.reply_to)
+    msg["Subject"] = one_line(f"[{headers.ticket_key}] {rendered.subject}", 900)
+    msg["Date"] = format_datetime(now)
+    msg["Message-ID"] = _msgid(headers.message_id)
+    if headers.in_reply_to:
+        msg["In-Reply-To"] = _msgid(headers.in_reply_to)
+    refs = [_msgid(r) for r in headers.references[-20:]]
+    if refs:
+        msg["References"] = " ".join(refs)
+    if headers.auto_submitted:
+        msg["Auto-Submitted"] = headers.auto_submitted
+        msg["X-Auto-Response-Suppress"] = "OOF, AutoReply"
+        msg["Precedence"] = "auto_reply"
+    msg["X-Maildesk-Loop"] = one_line(headers.from_address)
+    msg.set_content(rendered.text)
+    msg.add_alternative(rendered.html, subtype="html")
+    msg["Content-Language"] = rendered.language  # after set_content, which resets Content-*
+    raw = msg.as_bytes()
+    _check_headers(raw, msg)
+    return raw
+
+
+def _msgid(value: str) -> str:
+    value = one_line(value, 500).strip()
+    if not (value.startswith("<") and value.endswith(">")) or any(c in value[1:-1] for c in "<> "):
+        raise ValueError(f"not a Message-ID: {value!r}")
+    return value
+
+
+def _check_headers(raw: bytes, msg: EmailMessage) -> None:
+    """Parse our own output back: exactly the headers we set, nothing smuggled in."""
+    parsed = BytesHeaderParser(policy=policy.default).parsebytes(raw)
+    if sorted(k.lower() for k in parsed) != sorted(k.lower() for k in msg):
+        raise ValueError("refusing to send: header structure changed during serialisation")

@@ -1,0 +1,156 @@
+"""Render a `Notify` effect into outbox bytes, inside the ticket change's transaction.
+
+The row is final when it is stored (rendered bytes and Message-ID fixed), so a retry
+resends exactly the same mail, and a notification exists if and only if the ticket change
+that caused it committed. Nothing here talks to a mail server.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, insert, select
+
+from maildesk import logs
+from maildesk.addresses import domain_of
+from maildesk.config import Config
+from maildesk.effects import Notify
+from maildesk.labels import label
+from maildesk.models import outbox, participants, ticket_details, tickets
+from maildesk.msgid import MessageIds
+from maildesk.outbound.compose import Headers, compose
+from maildesk.outbound.render import CONTEXT_NAMES, TemplateSet
+
+log = logging.getLogger("maildesk.outbox")
+
+
+class Notifier:
+    def __init__(self, config: Config, templates: TemplateSet, ids: MessageIds) -> None:
+        self.config = config
+        self.templates = templates
+        self.ids = ids
+
+    def enqueue(
+        self, conn: Connection, ticket_id: int, note: Notify, cause: str, now: datetime
+    ) -> int | None:
+        """Store the notification; None when this cause already produced it (idempotent)."""
+        exists = conn.execute(
+            select(outbox.c.id).where(
+                outbox.c.cause == cause,
+                outbox.c.recipient == note.recipient,
+                outbox.c.template == note.template,
+            )
+        ).first()
+        if exists:
+            return None
+        ticket = conn.execute(select(tickets).where(tickets.c.id == ticket_id)).one()
+        details = conn.execute(
+            select(ticket_details).where(ticket_details.c.ticket_id == ticket_id)
+        ).first()
+        lang = (
+            note.language
+            or (details.language if details else "")
+            or self.config.templates.default_language
+        )
+        context = self.context(conn, ticket, details, note, lang)
+        rendered = self.templates.render(note.template, lang, context)
+        queue = self.config.queue_named(ticket.queue)
+        sender = queue.addresses[0]
+        message_id = self.ids.make(ticket.key, domain_of(sender))
+        from_name = str(dict(note.extra).get("from_name") or self.config.outbound.from_name)
+        raw = compose(
+            rendered,
+            Headers(
+                ticket_key=ticket.key,
+                from_name=from_name,
+                from_address=sender,
+                to_name=note.recipient_name,
+                to_address=note.recipient,
+                reply_to=sender,
+                message_id=message_id,
+                in_reply_to=note.in_reply_to,
+                references=note.references,
+                auto_submitted=note.auto_submitted,
+            ),
+            now,
+        )
+        row_id = conn.execute(
+            insert(outbox)
+            .values(
+                ticket_id=ticket_id,
+                cause=cause,
+                template=note.template,
+                language=rendered.language,
+                mail_from=sender,
+                recipient=note.recipient,
+                subject=rendered.subject,
+                message_id=message_id,
+                automatic=note.auto_submitted is not None,
+                raw=raw,
+                status="pending",
+                attempts=0,
+                next_attempt_at=now,
+                created_at=now,
+            )
+            .returning(outbox.c.id)
+        ).scalar_one()
+        logs.decision(
+            log,
+            ticket=ticket.key,
+            msgid=message_id,
+            action="queued",
+            template=note.template,
+            to=note.recipient,
+            lang=rendered.language,
+        )
+        return row_id
+
+    def context(
+        self, conn: Connection, ticket: Any, details: Any, note: Notify, lang: str
+    ) -> dict[str, Any]:
+        fields = dict(details.fields) if details else {}
+        missing = list(details.missing_fields) if details else []
+        quality = dict(details.subject_quality) if details else {"ok": True, "reasons": []}
+        criticality = details.criticality if details else "medium"
+        rtype = details.request_type if details else "assistance"
+        requester_name = (
+            conn.execute(
+                select(participants.c.name).where(
+                    participants.c.ticket_id == ticket.id,
+                    participants.c.address == ticket.requester,
+                )
+            ).scalar()
+            or ticket.requester_name
+        )
+        context: dict[str, Any] = dict.fromkeys(CONTEXT_NAMES, "")
+        context |= {
+            "ticket": {
+                "key": ticket.key,
+                "subject": ticket.subject,
+                "queue": ticket.queue,
+                "status": ticket.status,
+                "status_label": label("status", ticket.status, lang),
+                "criticality": criticality,
+                "criticality_label": label("criticality", criticality, lang),
+                "criticality_defaulted": bool(fields.get("criticality_defaulted")),
+                "type": rtype,
+                "type_label": label("type", rtype, lang),
+                "fields": {k: v for k, v in fields.items() if k != "criticality_defaulted"},
+                "field_labels": {k: label("field", k, lang) for k in fields},
+                "missing_fields": missing,
+                "missing_labels": [label("field", k, lang) for k in missing],
+                "subject_quality": quality,
+            },
+            "customer": {"name": requester_name or "", "address": ticket.requester},
+            "consultant": {"name": "", "address": ""},
+            "days": 0,
+            "close_after_days": 0,
+            "supplied": {},
+            "errors": [],
+            "valid_commands": [],
+            "lang": lang,
+        }
+        context |= {k: v for k, v in note.extra if k in CONTEXT_NAMES}
+        return context

@@ -1,0 +1,190 @@
+"""Deliver outbox rows: claim, send outside any transaction, then record the result.
+
+Temporary failures (4xx, refused connection, timeout) retry with growing delays;
+permanent ones (5xx) and too many attempts make the row `dead`, logged and recorded on
+its ticket. A crash between the relay's `250` and our bookkeeping leaves the row
+`sending`; when its lease expires it is sent once more with the same bytes and
+Message-ID, so mail clients show it once. Nothing else can send a row twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import smtplib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import Engine, and_, insert, or_, select, update
+
+from maildesk import logs
+from maildesk.config import OutboundConfig
+from maildesk.models import events, outbox
+
+log = logging.getLogger("maildesk.sender")
+LEASE = timedelta(minutes=5)
+MAX_DELAY = timedelta(hours=6)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    outbox_id: int
+    status: str  # sent | failed | dead | busy
+    detail: str = ""
+
+
+class Permanent(Exception):
+    """The relay refused the mail for good (5xx)."""
+
+
+class Sender:
+    def __init__(self, engine: Engine, config: OutboundConfig) -> None:
+        self.engine = engine
+        self.config = config
+
+    def due(self, now: datetime, limit: int = 100) -> list[int]:
+        with self.engine.connect() as conn:
+            return list(
+                conn.execute(
+                    select(outbox.c.id).where(_due(now)).order_by(outbox.c.id).limit(limit)
+                ).scalars()
+            )
+
+    def flush(self, now: datetime) -> list[Delivery]:
+        return [self.deliver(i, now) for i in self.due(now)]
+
+    def deliver(self, outbox_id: int, now: datetime) -> Delivery:
+        row = self._claim(outbox_id, now)
+        if row is None:
+            return Delivery(outbox_id, "busy", "claimed elsewhere or not due")
+        try:
+            self._transmit(row)  # outside any transaction, by construction
+        except Permanent as exc:
+            return self._give_up(row, now, str(exc))
+        except (OSError, smtplib.SMTPException) as exc:
+            return self._retry(row, now, f"{type(exc).__name__}: {exc}")
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(outbox)
+                .where(outbox.c.id == row.id)
+                .values(status="sent", sent_at=now, last_error=None)
+            )
+        logs.decision(
+            log,
+            ticket_id=row.ticket_id,
+            msgid=row.message_id,
+            action="sent",
+            to=row.recipient,
+            template=row.template,
+            attempt=row.attempts,
+        )
+        return Delivery(row.id, "sent")
+
+    def _claim(self, outbox_id: int, now: datetime):
+        with self.engine.begin() as conn:
+            claimed = conn.execute(
+                update(outbox)
+                .where(outbox.c.id == outbox_id, _due(now))
+                .values(
+                    status="sending", attempts=outbox.c.attempts + 1, next_attempt_at=now + LEASE
+                )
+                .returning(outbox.c.id)
+            ).scalar()
+            if claimed is None:
+                return None
+            return conn.execute(select(outbox).where(outbox.c.id == outbox_id)).one()
+
+    def _transmit(self, row) -> None:
+        if not self.config.host:
+            self._pickup(row)
+            return
+        with smtplib.SMTP(
+            self.config.host, self.config.port, timeout=self.config.timeout_seconds
+        ) as smtp:
+            try:
+                smtp.sendmail(row.mail_from, [row.recipient], row.raw)
+            except smtplib.SMTPRecipientsRefused as exc:
+                code, text = next(iter(exc.recipients.values()))
+                _raise_for(code, text)
+            except smtplib.SMTPResponseException as exc:
+                _raise_for(exc.smtp_code, exc.smtp_error)
+
+    def _pickup(self, row) -> None:
+        """No relay configured: write the mail as an .eml file (named by row: no duplicates)."""
+        folder = Path(self.config.pickup_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        final = folder / f"{row.id:08d}-{row.template}.eml"
+        temp = final.with_suffix(".tmp")
+        with temp.open("wb") as fh:
+            fh.write(row.raw)
+            fh.flush()
+            os.fsync(fh.fileno())
+        temp.replace(final)
+
+    def _retry(self, row, now: datetime, error: str) -> Delivery:
+        if row.attempts >= self.config.max_attempts:
+            return self._give_up(row, now, f"gave up after {row.attempts} attempts: {error}")
+        delay = min(
+            timedelta(seconds=self.config.retry_seconds * 2 ** (row.attempts - 1)), MAX_DELAY
+        )
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(outbox)
+                .where(outbox.c.id == row.id)
+                .values(status="failed", last_error=error[:2000], next_attempt_at=now + delay)
+            )
+        logs.decision(
+            log,
+            logging.WARNING,
+            ticket_id=row.ticket_id,
+            msgid=row.message_id,
+            action="retry",
+            to=row.recipient,
+            attempt=row.attempts,
+            retry_in=int(delay.total_seconds()),
+            reason=error,
+        )
+        return Delivery(row.id, "failed", error)
+
+    def _give_up(self, row, now: datetime, error: str) -> Delivery:
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(outbox)
+                .where(outbox.c.id == row.id)
+                .values(status="dead", last_error=error[:2000])
+            )
+            if row.ticket_id is not None:
+                conn.execute(
+                    insert(events).values(
+                        ticket_id=row.ticket_id,
+                        at=now,
+                        actor="maildesk",
+                        kind="notification-dead",
+                        to_value=row.recipient,
+                        reason=f"{row.template}: {error}"[:2000],
+                    )
+                )
+        logs.decision(
+            log,
+            logging.ERROR,
+            ticket_id=row.ticket_id,
+            msgid=row.message_id,
+            action="dead",
+            to=row.recipient,
+            reason=error,
+        )
+        return Delivery(row.id, "dead", error)
+
+
+def _due(now: datetime):
+    waiting = and_(outbox.c.status.in_(("pending", "failed")), outbox.c.next_attempt_at <= now)
+    lease_expired = and_(outbox.c.status == "sending", outbox.c.next_attempt_at <= now)
+    return or_(waiting, lease_expired)
+
+
+def _raise_for(code: int, text: bytes | str) -> None:
+    message = f"{code} {text.decode(errors='replace') if isinstance(text, bytes) else text}"
+    if 500 <= code < 600:
+        raise Permanent(message)
+    raise smtplib.SMTPException(message)
