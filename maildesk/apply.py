@@ -20,6 +20,7 @@ from maildesk.effects import (
     Outcome,
     RecordBounce,
     RecordEvent,
+    UpdateDetails,
 )
 from maildesk.models import (
     attachments,
@@ -50,6 +51,9 @@ def apply(
     """Write `effects`, mark the spool row done, store the trace; return the ticket key."""
     created: str | None = None
     for effect in effects:
+        if isinstance(effect, UpdateDetails):
+            update_details(conn, _ticket_id(conn, effect.ticket_key), effect)
+            continue
         if isinstance(effect, RecordBounce):
             _bounce(conn, effect, now)
             continue
@@ -67,7 +71,7 @@ def apply(
         elif isinstance(effect, RecordEvent):
             key = effect.ticket_key or created
             assert key is not None, "an event needs a ticket"
-            _event(
+            record_event(
                 conn,
                 _ticket_id(conn, key),
                 now,
@@ -168,9 +172,11 @@ def _create(conn: Connection, inbound_id: int, effect: CreateTicket, now: dateti
         )
     )
     _insert_message(conn, ticket_id, inbound_id, effect.message, now)
-    _event(conn, ticket_id, now, effect.requester or SYSTEM, "created", "", None, "new")
+    record_event(conn, ticket_id, now, effect.requester or SYSTEM, "created", "", None, "new")
     if effect.linked_to:
-        _event(conn, ticket_id, now, SYSTEM, "linked", effect.link_reason, None, effect.linked_to)
+        record_event(
+            conn, ticket_id, now, SYSTEM, "linked", effect.link_reason, None, effect.linked_to
+        )
     return key
 
 
@@ -237,7 +243,7 @@ def _add_participants(
         known.add(address)
 
 
-def _event(
+def record_event(
     conn: Connection,
     ticket_id: int,
     now: datetime,
@@ -276,7 +282,7 @@ def _bounce(conn: Connection, effect: RecordBounce, now: datetime) -> None:
         .values(bounced_at=now, bounce_reason=effect.reason)
     )
     if row.ticket_id is not None:
-        _event(
+        record_event(
             conn,
             row.ticket_id,
             now,
@@ -286,3 +292,11 @@ def _bounce(conn: Connection, effect: RecordBounce, now: datetime) -> None:
             None,
             row.recipient,
         )
+
+
+def update_details(conn: Connection, ticket_id: int, effect: UpdateDetails) -> None:
+    conn.execute(
+        update(ticket_details)
+        .where(ticket_details.c.ticket_id == ticket_id)
+        .values(fields=dict(effect.fields), missing_fields=list(effect.missing_fields))
+    )

@@ -78,6 +78,20 @@ def build_parser() -> argparse.ArgumentParser:
     tshow.add_argument("--json", action="store_true", help="print JSON")
     tshow.set_defaults(handler=_tickets_show)
 
+    tset = tsub.add_parser("set", help="change a ticket by hand (recorded as an event)")
+    tset.add_argument("key", metavar="KEY", help="ticket key, e.g. SUP-12")
+    tset.add_argument(
+        "--field",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="set a request field (version, company, contact, phone, ...); repeatable",
+    )
+    tset.add_argument("--reason", default="", metavar="TEXT", help="why (kept in the history)")
+    tset.add_argument("--as", dest="actor", metavar="EMAIL", help="who makes the change")
+    tset.add_argument("--now", type=_instant, metavar="ISO8601", help="as of this instant")
+    tset.set_defaults(handler=_tickets_set)
+
     trace = sub.add_parser("trace", help="every decision taken about a message, in order")
     trace.add_argument("message_id", metavar="MESSAGE-ID", help="with or without <angle brackets>")
     trace.set_defaults(handler=_trace)
@@ -171,6 +185,30 @@ def _tickets_show(args: argparse.Namespace, config: config_module.Config) -> int
         print(json.dumps(ticket, ensure_ascii=False, indent=2, default=str))
     else:
         print(report.format_ticket(ticket))
+    return 0
+
+
+def _tickets_set(args: argparse.Namespace, config: config_module.Config) -> int:
+    from maildesk import manage
+    from maildesk.app import build
+
+    try:
+        values = dict(manage.parse_field(text) for text in args.field)
+        if not values:
+            raise manage.ChangeRefused("nothing to change: give at least one --field NAME=VALUE")
+        still = manage.set_fields(
+            build(config).engine,
+            config,
+            args.key.upper(),
+            values,
+            args.actor,
+            args.reason,
+            args.now or datetime.now(UTC),
+        )
+    except manage.ChangeRefused as exc:
+        print(f"maildesk: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps({"ticket": args.key.upper(), "set": values, "missing_fields": list(still)}))
     return 0
 
 

@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from maildesk.addresses import normalise_address
+from maildesk.inbound.assess import QualityConfig
+from maildesk.inbound.assess import from_mapping as quality_from_mapping
 
 DEFAULT_DB_URL = "sqlite:///maildesk.db"
 KEY_PREFIX_RE = re.compile(r"^[A-Z][A-Z0-9]{1,9}$")
@@ -98,6 +100,7 @@ class Config:
     clock: ClockConfig = field(default_factory=ClockConfig)
     processing: ProcessingConfig = field(default_factory=ProcessingConfig)
     templates: TemplatesConfig = field(default_factory=TemplatesConfig)
+    quality: QualityConfig = field(default_factory=QualityConfig)
     source: str = "(embedded defaults)"
 
     def queue_for_address(self, address: str) -> Queue | None:
@@ -182,6 +185,7 @@ def from_mapping(data: dict[str, Any], source: str = "(mapping)") -> Config:
             TemplatesConfig,
             {"directory": _str, "default_language": _language},
         ),
+        quality=_quality(reader.data.pop("quality", {})),
         source=source,
     )
     reader.reject_unknown()
@@ -218,7 +222,9 @@ class _Reader:
     def reject_unknown(self) -> None:
         if self.data:
             key = sorted(self.data)[0]
-            allowed = "database, smtp, outbound, queues, staff, clock, processing, templates"
+            allowed = (
+                "database, smtp, outbound, queues, staff, clock, processing, templates, quality"
+            )
             raise ConfigError(f"{key}: unknown section (allowed: {allowed})")
 
 
@@ -240,6 +246,15 @@ def _queues(raw: Any) -> tuple[Queue, ...]:
         if dupes:
             raise ConfigError(f"queues: {attr} {sorted(dupes)[0]!r} is used twice")
     return tuple(queues)
+
+
+def _quality(raw: Any) -> QualityConfig:
+    if not isinstance(raw, dict):
+        raise ConfigError("[quality] must be a table")
+    try:
+        return quality_from_mapping(raw)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _queue(where: str, item: Any) -> Queue:

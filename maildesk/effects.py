@@ -101,4 +101,13 @@ class RecordBounce:
     reason: str
 
 
-Effect = CreateTicket | AppendMessage | RecordEvent | Notify | RecordBounce
+@dataclass(frozen=True)
+class UpdateDetails:
+    """New values for what maildesk knows of a request (fields, what is still missing)."""
+
+    ticket_key: str
+    fields: tuple[tuple[str, str], ...]
+    missing_fields: tuple[str, ...]
+
+
+Effect = CreateTicket | AppendMessage | RecordEvent | Notify | RecordBounce | UpdateDetails

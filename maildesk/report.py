@@ -17,6 +17,7 @@ from maildesk.models import (
     messages,
     outbox,
     participants,
+    ticket_details,
     tickets,
 )
 
@@ -62,6 +63,20 @@ def show_ticket(engine: Engine, key: str) -> dict[str, Any] | None:
             if linked
             else None
         )
+        details = conn.execute(
+            select(ticket_details).where(ticket_details.c.ticket_id == tid)
+        ).first()
+        fields = dict(details.fields) if details else {}
+        defaulted = fields.pop("criticality_defaulted", None) == "yes"
+        ticket["language"] = details.language if details else None
+        ticket["criticality"] = details.criticality if details else None
+        ticket["criticality_defaulted"] = defaulted
+        ticket["type"] = details.request_type if details else None
+        ticket["fields"] = fields
+        ticket["missing_fields"] = list(details.missing_fields) if details else []
+        quality = dict(details.subject_quality) if details else {"ok": True, "reasons": []}
+        ticket["subject_quality"] = "ok" if quality.get("ok") else quality.get("reasons", [])
+        ticket["incomplete"] = bool(ticket["missing_fields"]) or not quality.get("ok", True)
         ticket["participants"] = [
             dict(r._mapping)
             for r in conn.execute(
@@ -163,6 +178,15 @@ def format_ticket(t: dict[str, Any]) -> str:
         f"  queue: {t['queue']}   requester: {t['requester_name']} <{t['requester']}>",
         f"  created: {t['created_at']}   updated: {t['updated_at']}",
     ]
+    out.append(
+        f"  type: {t['type']}   criticality: {t['criticality']}"
+        + (" (default)" if t["criticality_defaulted"] else "")
+        + f"   language: {t['language']}"
+    )
+    out.append("  fields: " + ", ".join(f"{k}={v}" for k, v in t["fields"].items()))
+    out.append(f"  missing_fields: {', '.join(t['missing_fields']) or '(none)'}")
+    quality = t["subject_quality"]
+    out.append(f"  subject_quality: {quality if quality == 'ok' else ', '.join(quality)}")
     if t.get("linked_to"):
         out.append(f"  linked to: {t['linked_to']}")
     out.append(

@@ -19,7 +19,7 @@ from maildesk.effects import (
     RecordBounce,
     RecordEvent,
 )
-from maildesk.inbound.assess import detect_language
+from maildesk.inbound import qualify
 from maildesk.inbound.screen import BOUNCE
 from maildesk.outbound.compose import AUTO_GENERATED
 
@@ -51,14 +51,17 @@ def decide(draft: Draft, ctx: Context) -> Draft:
         )
     people = _people(draft, ctx.config.own_addresses | set(ctx.config.staff.addresses))
     if ticket is not None:
+        merged, draft = qualify.on_reply(draft, ctx, ticket)
         effects = (
             AppendMessage(ticket.key, _message(draft), people),
             RecordEvent(ticket.key, "message-in", parsed.sender, threading.via),
+            *merged,
             *_tell_staff(ctx, "staff_customer_reply", ticket.key, draft),
         )
         return draft.note("decide", "append", threading.via).finish(
             "appended", threading.via, ticket.key, *effects
         )
+    found = qualify.assessment(draft, ctx)
     create = CreateTicket(
         queue=draft.queue.name,
         key_prefix=draft.queue.key_prefix,
@@ -69,7 +72,12 @@ def decide(draft: Draft, ctx: Context) -> Draft:
         message=_message(draft),
         linked_to=threading.linked_to,
         link_reason=threading.reason if threading.linked_to else "",
-        details=(("language", detect_language(f"{parsed.subject}\n{parsed.text_body}")),),
+        details=qualify.details(found),
+    )
+    draft = draft.note(
+        "assess",
+        "complete" if found.subject.ok and not found.missing else "incomplete",
+        qualify.verdict(found),
     )
     draft = draft.note("decide", "create", "new request")
     ack, draft = _answer(draft, ctx, "ack", None)

@@ -124,7 +124,12 @@ def _without_control(char: str) -> str:
 def fresh_text(text: str) -> str:
     """The customer's own new text: decoded, without quoted lines and without history."""
     # The customer's own words come first; reading further only costs time on huge bodies.
-    text = html.unescape(text[:MAX_TEXT_CHARS]).replace("\r\n", "\n").replace("\r", "\n").replace("\xa0", " ")
+    text = (
+        html.unescape(text[:MAX_TEXT_CHARS])
+        .replace("\r\n", "\n")
+        .replace("\r", "\n")
+        .replace("\xa0", " ")
+    )
     text = _INVISIBLE.sub("", text)
     match = _HISTORY.search(text)
     if match:

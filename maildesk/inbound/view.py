@@ -12,7 +12,7 @@ from typing import Protocol
 
 from sqlalchemy import Connection, func, select
 
-from maildesk.models import messages, outbox, participants, tickets
+from maildesk.models import messages, outbox, participants, ticket_details, tickets
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,9 @@ class TicketRef:
     status: str
     requester: str
     participants: frozenset[str]
+    language: str = "fr"
+    fields: tuple[tuple[str, str], ...] = ()
+    missing_fields: tuple[str, ...] = ()
 
 
 class View(Protocol):
@@ -93,4 +96,17 @@ class SqlView:
         addrs = self.conn.execute(
             select(participants.c.address).where(participants.c.ticket_id == row.id)
         ).scalars()
-        return TicketRef(row.id, row.key, row.queue, row.status, row.requester, frozenset(addrs))
+        details = self.conn.execute(
+            select(ticket_details).where(ticket_details.c.ticket_id == row.id)
+        ).first()
+        return TicketRef(
+            row.id,
+            row.key,
+            row.queue,
+            row.status,
+            row.requester,
+            frozenset(addrs),
+            language=details.language if details else "fr",
+            fields=tuple((details.fields or {}).items()) if details else (),
+            missing_fields=tuple(details.missing_fields or ()) if details else (),
+        )

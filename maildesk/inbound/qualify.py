@@ -1,0 +1,84 @@
+"""Request quality inside the pipeline: what a new request tells us, what a reply adds.
+
+The assessment itself (`assess.py`) is pure text analysis; this module turns it into
+ticket details and, when a reply supplies what was missing, into an update and one short
+confirmation. It never blocks a request: incomplete tickets are created all the same.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from maildesk.effects import Notify, RecordEvent, UpdateDetails
+from maildesk.inbound.assess import Assessment, assess, merge_reply
+from maildesk.inbound.fields import Attachment as QualityAttachment
+from maildesk.inbound.quotes import strip_reply
+from maildesk.labels import label
+
+if TYPE_CHECKING:
+    from maildesk.inbound.pipeline import Context, Draft
+    from maildesk.inbound.view import TicketRef
+
+
+def assessment(draft: Draft, ctx: Context, text: str | None = None) -> Assessment:
+    p = draft.parsed
+    files = [QualityAttachment(a.filename, a.content_type, a.size) for a in p.attachments]
+    return assess(p.subject, p.text_body if text is None else text, files, ctx.config.quality)
+
+
+def details(found: Assessment) -> tuple[tuple[str, object], ...]:
+    """Ticket details for a new request, as stored by `CreateTicket`."""
+    fields = dict(found.fields)
+    if found.criticality_defaulted:
+        fields["criticality_defaulted"] = "yes"
+    return (
+        ("language", found.language),
+        ("criticality", found.fields.get("criticality", "medium")),
+        ("request_type", found.fields.get("type", "assistance")),
+        ("fields", fields),
+        ("missing_fields", list(found.missing)),
+        ("subject_quality", {"ok": found.subject.ok, "reasons": list(found.subject.reasons)}),
+    )
+
+
+def verdict(found: Assessment) -> str:
+    subject = "ok" if found.subject.ok else "weak(" + ",".join(found.subject.reasons) + ")"
+    missing = ",".join(found.missing) or "none"
+    return f"subject={subject} missing={missing} lang={found.language}"
+
+
+def on_reply(draft: Draft, ctx: Context, ticket: TicketRef) -> tuple[tuple, Draft]:
+    """Merge fields a customer's reply supplies; confirm once what was received."""
+    if not ticket.missing_fields:
+        return (), draft
+    reply = assessment(draft, ctx, strip_reply(draft.parsed.text_body))
+    merged, still, supplied = merge_reply(
+        dict(ticket.fields), ticket.missing_fields, reply, ctx.config.quality
+    )
+    if not supplied:
+        return (), draft.note("qualify", "nothing-new", f"still missing: {','.join(still)}")
+    lang = ticket.language
+    shown = {label("field", k, lang): v for k, v in supplied.items()}
+    p = draft.parsed
+    effects = (
+        UpdateDetails(ticket.key, tuple(merged.items()), still),
+        RecordEvent(
+            ticket.key,
+            "fields-supplied",
+            p.sender,
+            ",".join(supplied),
+            ",".join(ticket.missing_fields),
+            ",".join(still),
+        ),
+        Notify(
+            "info_received",
+            p.sender,
+            p.sender_name,
+            ticket.key,
+            in_reply_to=p.message_id,
+            references=(*p.references, p.message_id),
+            extra=(("supplied", shown),),
+        ),
+    )
+    why = f"supplied={','.join(supplied)} still-missing={','.join(still) or 'none'}"
+    return effects, draft.note("qualify", "fields-supplied", why)

@@ -1,0 +1,77 @@
+"""Changes a staff member makes by hand (`maildesk tickets set`), applied like any other.
+
+Each change is validated first, then written by `apply` helpers in one transaction with
+an event naming who did it and why.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Engine, select
+
+from maildesk.apply import SYSTEM, record_event, update_details
+from maildesk.config import Config
+from maildesk.effects import UpdateDetails
+from maildesk.inbound.assess import QualityConfig
+from maildesk.models import ticket_details, tickets
+
+FIELD_NAMES = ("version", "company", "contact", "phone", "error_message", "screenshots", "steps")
+
+
+class ChangeRefused(ValueError):
+    """A change that is not allowed, worded for the person who asked for it."""
+
+
+def parse_field(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    name, value = name.strip().lower(), " ".join(value.split())
+    if not sep or name not in FIELD_NAMES:
+        raise ChangeRefused(
+            f"--field {text!r}: expected NAME=VALUE with NAME one of {', '.join(FIELD_NAMES)}"
+        )
+    if not value or len(value) > 200:
+        raise ChangeRefused(f"--field {name}: the value must be 1-200 characters")
+    return name, value
+
+
+def set_fields(
+    engine: Engine,
+    config: Config,
+    key: str,
+    values: dict[str, str],
+    actor: str | None,
+    reason: str,
+    now: datetime,
+) -> tuple[str, ...]:
+    """Set fields by hand; return what is still missing."""
+    with engine.begin() as conn:
+        row = conn.execute(
+            select(tickets.c.id, ticket_details.c.fields, ticket_details.c.missing_fields)
+            .join(ticket_details, ticket_details.c.ticket_id == tickets.c.id)
+            .where(tickets.c.key == key)
+        ).first()
+        if row is None:
+            raise ChangeRefused(f"no ticket {key}")
+        fields = dict(row.fields) | values
+        still = _still_missing(fields, tuple(row.missing_fields), config.quality)
+        update_details(conn, row.id, UpdateDetails(key, tuple(fields.items()), still))
+        for name, value in values.items():
+            record_event(
+                conn,
+                row.id,
+                now,
+                actor or SYSTEM,
+                "field-set",
+                reason or "",
+                None,
+                f"{name}={value}",
+            )
+    return still
+
+
+def _still_missing(
+    fields: dict[str, str], missing: tuple[str, ...], quality: QualityConfig
+) -> tuple[str, ...]:
+    wanted = dict.fromkeys((*missing, *quality.required_fields))
+    return tuple(k for k in wanted if not fields.get(k) or fields.get(k) == "no")
