@@ -12,13 +12,15 @@ import signal
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import Engine, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from maildesk import db, logs
+from maildesk.business_hours import BusinessCalendar
+from maildesk.clock import system_now
 from maildesk.config import Config
 from maildesk.inbound.smtp import IntakeHandler, controller
 from maildesk.inbound.worker import Worker
@@ -34,7 +36,7 @@ log = logging.getLogger("maildesk.app")
 
 
 def system_clock() -> datetime:
-    return datetime.now(UTC)
+    return system_now()
 
 
 @dataclass
@@ -45,6 +47,9 @@ class Services:
     worker: Worker
     sender: Sender
     templates: TemplateSet
+    notifier: Notifier
+    calendar: BusinessCalendar
+    sender_wake: Callable[[], None] = lambda: None
 
 
 def load_templates(config: Config) -> TemplateSet:
@@ -62,8 +67,18 @@ def build(config: Config) -> Services:
     db.migrate(engine)
     ensure_queues(engine, config)
     ids = MessageIds(config.outbound.message_id_secret or instance_secret(engine))
-    worker = Worker(engine, config, ids, Notifier(config, templates, ids))
-    return Services(config, engine, ids, worker, Sender(engine, config.outbound), templates)
+    notifier = Notifier(config, templates, ids)
+    worker = Worker(engine, config, ids, notifier)
+    return Services(
+        config,
+        engine,
+        ids,
+        worker,
+        Sender(engine, config.outbound),
+        templates,
+        notifier,
+        BusinessCalendar(config.business_hours),
+    )
 
 
 def ensure_queues(engine: Engine, config: Config) -> None:
@@ -98,6 +113,7 @@ def run(config: Config, clock: Callable[[], datetime] = system_clock) -> int:
     wake = threading.Event()
     stop = threading.Event()
     send_wake = threading.Event()
+    services.sender_wake = send_wake.set
     handler = IntakeHandler(services.engine, config, clock, on_stored=lambda _id: wake.set())
     smtp = controller(handler, config)
     smtp.start()
@@ -122,6 +138,7 @@ def run(config: Config, clock: Callable[[], datetime] = system_clock) -> int:
         args=(services.sender.flush, clock, send_wake, stop, config.processing.poll_seconds, None),
     )
     sending.start()
+    scheduler = start_scheduler(services, clock)
     try:
         loop(
             services.worker.process_due,
@@ -132,6 +149,7 @@ def run(config: Config, clock: Callable[[], datetime] = system_clock) -> int:
             send_wake,
         )
     finally:
+        scheduler.shutdown(wait=True)
         send_wake.set()
         sending.join()
         smtp.stop()
@@ -171,3 +189,35 @@ def _safe_url(url: str) -> str:
     from sqlalchemy.engine import make_url
 
     return make_url(url).render_as_string(hide_password=True)
+
+
+def start_scheduler(services: Services, clock: Callable[[], datetime]):
+    """APScheduler runs the time rules; one run at a time, a missed run is simply folded in."""
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    from maildesk.tick import tick
+
+    def job() -> None:
+        try:
+            result = tick(services, clock())
+        except Exception as exc:
+            logs.decision(
+                log, logging.ERROR, action="tick-error", reason=f"{type(exc).__name__}: {exc}"
+            )
+            return
+        if result["reminders"] or result["closed"] or result["sla_warnings"]:
+            services.sender_wake()
+
+    scheduler = BackgroundScheduler(timezone="UTC")
+    scheduler.add_job(
+        job,
+        "interval",
+        seconds=services.config.scheduler.tick_seconds,
+        id="tick",
+        coalesce=True,
+        max_instances=1,
+        misfire_grace_time=None,
+        next_run_time=clock(),
+    )
+    scheduler.start()
+    return scheduler

@@ -10,16 +10,20 @@ from datetime import datetime
 
 from sqlalchemy import Connection, insert, select, update
 
+from maildesk import status
 from maildesk.effects import (
     AppendMessage,
     CreateTicket,
     Decision,
     Effect,
+    MarkFirstResponse,
     NewMessage,
     Notify,
     Outcome,
     RecordBounce,
     RecordEvent,
+    SetAttribute,
+    SetStatus,
     UpdateDetails,
 )
 from maildesk.models import (
@@ -49,38 +53,7 @@ def apply(
     notifier: Notifier,
 ) -> str | None:
     """Write `effects`, mark the spool row done, store the trace; return the ticket key."""
-    created: str | None = None
-    for effect in effects:
-        if isinstance(effect, UpdateDetails):
-            update_details(conn, _ticket_id(conn, effect.ticket_key), effect)
-            continue
-        if isinstance(effect, RecordBounce):
-            _bounce(conn, effect, now)
-            continue
-        if isinstance(effect, Notify):
-            key = effect.ticket_key or created
-            assert key is not None, "a notification needs a ticket"
-            notifier.enqueue(
-                conn, _ticket_id(conn, key), effect, effect.cause or f"inbound:{inbound_id}", now
-            )
-            continue
-        if isinstance(effect, CreateTicket):
-            created = _create(conn, inbound_id, effect, now)
-        elif isinstance(effect, AppendMessage):
-            _append(conn, inbound_id, _ticket_id(conn, effect.ticket_key), effect, now)
-        elif isinstance(effect, RecordEvent):
-            key = effect.ticket_key or created
-            assert key is not None, "an event needs a ticket"
-            record_event(
-                conn,
-                _ticket_id(conn, key),
-                now,
-                effect.actor,
-                effect.kind,
-                effect.reason,
-                effect.from_value,
-                effect.to_value,
-            )
+    created = apply_effects(conn, effects, now, notifier, f"inbound:{inbound_id}", inbound_id)
     key = created or outcome.ticket_key
     conn.execute(
         update(inbound)
@@ -97,6 +70,139 @@ def apply(
     )
     record_trace(conn, inbound_id, outcome.message_id, trace, key, now)
     return key
+
+
+def apply_effects(
+    conn: Connection,
+    effects: tuple[Effect, ...],
+    now: datetime,
+    notifier: Notifier,
+    cause: str,
+    inbound_id: int | None = None,
+) -> str | None:
+    """Write `effects` in the caller's transaction; return the key of a ticket created."""
+    created: str | None = None
+    for effect in effects:
+        if isinstance(effect, CreateTicket):
+            created = _create(conn, inbound_id, effect, now)
+            continue
+        key = getattr(effect, "ticket_key", None) or created
+        if isinstance(effect, RecordBounce):
+            _bounce(conn, effect, now)
+        elif isinstance(effect, Notify):
+            assert key is not None, "a notification needs a ticket"
+            notifier.enqueue(conn, _ticket_id(conn, key), effect, effect.cause or cause, now)
+        else:
+            assert key is not None, f"{type(effect).__name__} needs a ticket"
+            _HANDLERS[type(effect)](conn, _ticket_id(conn, key), effect, now, inbound_id)
+    return created
+
+
+def _record(
+    conn: Connection, ticket_id: int, effect: RecordEvent, now: datetime, _inbound: int | None
+) -> None:
+    record_event(
+        conn,
+        ticket_id,
+        now,
+        effect.actor,
+        effect.kind,
+        effect.reason,
+        effect.from_value,
+        effect.to_value,
+    )
+
+
+def _set_status(
+    conn: Connection, ticket_id: int, effect: SetStatus, now: datetime, _inbound: int | None
+) -> None:
+    waiting = effect.to_status == status.WAITING_CUSTOMER
+    closed = effect.to_status == status.CLOSED
+    done = conn.execute(
+        update(tickets)
+        .where(tickets.c.id == ticket_id, tickets.c.status == effect.from_status)
+        .values(
+            status=effect.to_status,
+            resolution=effect.resolution if closed else None,
+            waiting_since=now if waiting else None,
+            reminders_sent=0,
+            closed_at=now if closed else None,
+            updated_at=now,
+        )
+    ).rowcount
+    if done != 1:
+        raise Conflict(f"ticket changed meanwhile (expected status {effect.from_status})")
+    reason = effect.reason or (f"resolution: {effect.resolution}" if closed else "")
+    record_event(
+        conn, ticket_id, now, effect.actor, "status", reason, effect.from_status, effect.to_status
+    )
+
+
+def _set_attribute(
+    conn: Connection, ticket_id: int, effect: SetAttribute, now: datetime, _inbound: int | None
+) -> None:
+    if effect.name == "assignee":
+        conn.execute(
+            update(tickets)
+            .where(tickets.c.id == ticket_id)
+            .values(assignee=effect.to_value, updated_at=now)
+        )
+    else:
+        conn.execute(
+            update(ticket_details)
+            .where(ticket_details.c.ticket_id == ticket_id)
+            .values({effect.name: effect.to_value})
+        )
+    record_event(
+        conn,
+        ticket_id,
+        now,
+        effect.actor,
+        effect.name,
+        effect.reason,
+        effect.from_value,
+        effect.to_value,
+    )
+
+
+def _first_response(
+    conn: Connection,
+    ticket_id: int,
+    _effect: MarkFirstResponse,
+    now: datetime,
+    _inbound: int | None,
+) -> None:
+    conn.execute(
+        update(tickets)
+        .where(tickets.c.id == ticket_id, tickets.c.first_response_at.is_(None))
+        .values(first_response_at=now)
+    )
+
+
+def _update_details(
+    conn: Connection, ticket_id: int, effect: UpdateDetails, _now: datetime, _inbound: int | None
+) -> None:
+    update_details(conn, ticket_id, effect)
+
+
+def _append_effect(
+    conn: Connection, ticket_id: int, effect: AppendMessage, now: datetime, inbound_id: int | None
+) -> None:
+    _append(conn, inbound_id, ticket_id, effect, now)
+
+
+class Conflict(RuntimeError):
+    """The ticket changed between reading and writing: retry with fresh data."""
+
+
+_HANDLERS = {
+    RecordEvent: _record,
+    SetStatus: _set_status,
+    SetAttribute: _set_attribute,
+    MarkFirstResponse: _first_response,
+    UpdateDetails: _update_details,
+    AppendMessage: _append_effect,
+}
 
 
 def record_trace(
@@ -138,7 +244,7 @@ def next_number(conn: Connection, queue: str) -> int:
     return number
 
 
-def _create(conn: Connection, inbound_id: int, effect: CreateTicket, now: datetime) -> str:
+def _create(conn: Connection, inbound_id: int | None, effect: CreateTicket, now: datetime) -> str:
     number = next_number(conn, effect.queue)
     key = f"{effect.key_prefix}-{number}"
     linked = _ticket_id(conn, effect.linked_to) if effect.linked_to else None
@@ -181,7 +287,7 @@ def _create(conn: Connection, inbound_id: int, effect: CreateTicket, now: dateti
 
 
 def _append(
-    conn: Connection, inbound_id: int, ticket_id: int, effect: AppendMessage, now: datetime
+    conn: Connection, inbound_id: int | None, ticket_id: int, effect: AppendMessage, now: datetime
 ) -> None:
     _add_participants(conn, ticket_id, effect.participants, first_is_requester=False)
     _insert_message(conn, ticket_id, inbound_id, effect.message, now)

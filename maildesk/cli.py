@@ -66,6 +66,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ingest.set_defaults(handler=_ingest)
 
+    _add_ticket_commands(sub)
+
+    tick = sub.add_parser(
+        "tick",
+        help="run the time rules once (reminders, closure, SLA)",
+        description="Run reminders, automatic closure and SLA warnings once, "
+        "as of --now, and print what was done as JSON. For cron and tests.",
+    )
+    tick.add_argument("--now", type=_instant, metavar="ISO8601", help="as of this instant")
+    tick.set_defaults(handler=_tick)
+
+    _add_outbox_commands(sub)
+
+    check = sub.add_parser(
+        "check-config", help="validate the configuration and templates, then exit"
+    )
+    check.set_defaults(handler=_check_config)
+    return parser
+
+
+def _add_ticket_commands(sub) -> None:
     tickets = sub.add_parser("tickets", help="list and show tickets")
     tsub = tickets.add_subparsers(dest="tickets_command", required=True, metavar="ACTION")
     tlist = tsub.add_parser("list", help="list tickets, newest first")
@@ -76,10 +97,22 @@ def build_parser() -> argparse.ArgumentParser:
     tshow = tsub.add_parser("show", help="one ticket: fields, participants, messages, events")
     tshow.add_argument("key", metavar="KEY", help="ticket key, e.g. SUP-12")
     tshow.add_argument("--json", action="store_true", help="print JSON")
+    tshow.add_argument(
+        "--now", type=_instant, metavar="ISO8601", help="report service levels as of this instant"
+    )
     tshow.set_defaults(handler=_tickets_show)
 
     tset = tsub.add_parser("set", help="change a ticket by hand (recorded as an event)")
     tset.add_argument("key", metavar="KEY", help="ticket key, e.g. SUP-12")
+    tset.add_argument("--status", metavar="S", help="new status (e.g. in_progress, closed)")
+    tset.add_argument(
+        "--resolution",
+        choices=["solved", "no_answer"],
+        help="with --status closed (default solved)",
+    )
+    tset.add_argument("--criticality", choices=["low", "medium", "high", "critical"])
+    tset.add_argument("--type", dest="request_type", choices=["assistance", "patch", "solva_flex"])
+    tset.add_argument("--assign", metavar="EMAIL", help="assign to this consultant")
     tset.add_argument(
         "--field",
         action="append",
@@ -96,6 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
     trace.add_argument("message_id", metavar="MESSAGE-ID", help="with or without <angle brackets>")
     trace.set_defaults(handler=_trace)
 
+
+def _add_outbox_commands(sub) -> None:
     outbox = sub.add_parser("outbox", help="notifications: list them, send what is due")
     osub = outbox.add_subparsers(dest="outbox_command", required=True, metavar="ACTION")
     olist = osub.add_parser("list", help="list notifications, newest first")
@@ -106,19 +141,14 @@ def build_parser() -> argparse.ArgumentParser:
     oflush.add_argument("--now", type=_instant, metavar="ISO8601", help="as of this instant")
     oflush.set_defaults(handler=_outbox_flush)
 
-    check = sub.add_parser(
-        "check-config", help="validate the configuration and templates, then exit"
-    )
-    check.set_defaults(handler=_check_config)
-    return parser
-
 
 def _instant(text: str) -> datetime:
+    """An ISO 8601 instant; without an offset it is UTC. Always returned in UTC."""
     try:
         value = datetime.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 instant") from None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)
 
 
 def _run(args: argparse.Namespace, config: config_module.Config) -> int:
@@ -177,7 +207,9 @@ def _tickets_show(args: argparse.Namespace, config: config_module.Config) -> int
     from maildesk import report
     from maildesk.app import build
 
-    ticket = report.show_ticket(build(config).engine, args.key.upper())
+    services = build(config)
+    sla = report.SlaView(config, services.calendar, args.now or datetime.now(UTC))
+    ticket = report.show_ticket(services.engine, args.key.upper(), sla)
     if ticket is None:
         print(f"maildesk: no ticket {args.key}", file=sys.stderr)
         return 1
@@ -191,24 +223,38 @@ def _tickets_show(args: argparse.Namespace, config: config_module.Config) -> int
 def _tickets_set(args: argparse.Namespace, config: config_module.Config) -> int:
     from maildesk import manage
     from maildesk.app import build
+    from maildesk.lifecycle import Change
 
+    key, now = args.key.upper(), args.now or datetime.now(UTC)
+    wanted = Change(
+        status=args.status,
+        resolution=args.resolution,
+        criticality=args.criticality,
+        request_type=args.request_type,
+        assignee=args.assign,
+        reason=args.reason,
+    )
     try:
         values = dict(manage.parse_field(text) for text in args.field)
-        if not values:
-            raise manage.ChangeRefused("nothing to change: give at least one --field NAME=VALUE")
-        still = manage.set_fields(
-            build(config).engine,
-            config,
-            args.key.upper(),
-            values,
-            args.actor,
-            args.reason,
-            args.now or datetime.now(UTC),
+        if not values and wanted == Change(reason=args.reason):
+            raise manage.ChangeRefused(
+                "nothing to change: give --status, --criticality, --type, "
+                "--assign or --field NAME=VALUE"
+            )
+        services = build(config)
+        done = manage.change(services, key, wanted, args.actor, now)
+        still = (
+            manage.set_fields(services.engine, config, key, values, args.actor, args.reason, now)
+            if values
+            else ()
         )
     except manage.ChangeRefused as exc:
         print(f"maildesk: {exc}", file=sys.stderr)
         return 2
-    print(json.dumps({"ticket": args.key.upper(), "set": values, "missing_fields": list(still)}))
+    out: dict = {"ticket": key, "changes": list(done)}
+    if values:
+        out |= {"set": values, "missing_fields": list(still)}
+    print(json.dumps(out))
     return 0
 
 
@@ -224,6 +270,14 @@ def _trace(args: argparse.Namespace, config: config_module.Config) -> int:
         return 1
     for step in steps:
         print(logs.line(**step))
+    return 0
+
+
+def _tick(args: argparse.Namespace, config: config_module.Config) -> int:
+    from maildesk.app import build
+    from maildesk.tick import tick
+
+    print(json.dumps(tick(build(config), args.now or datetime.now(UTC)), ensure_ascii=False))
     return 0
 
 

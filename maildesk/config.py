@@ -11,16 +11,35 @@ import re
 import tomllib
 import zoneinfo
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from maildesk.addresses import normalise_address
+from maildesk.business_hours import BusinessHoursConfig
+from maildesk.business_hours import from_mapping as business_hours_from_mapping
 from maildesk.inbound.assess import QualityConfig
 from maildesk.inbound.assess import from_mapping as quality_from_mapping
+from maildesk.sla import DEFAULT_OBJECTIVES, Objective
 
 DEFAULT_DB_URL = "sqlite:///maildesk.db"
 KEY_PREFIX_RE = re.compile(r"^[A-Z][A-Z0-9]{1,9}$")
 LANGUAGES = ("fr", "de", "en")
+SECTIONS = (
+    "database",
+    "smtp",
+    "outbound",
+    "queues",
+    "staff",
+    "clock",
+    "processing",
+    "templates",
+    "quality",
+    "reminders",
+    "business_hours",
+    "sla",
+    "scheduler",
+)
 QUEUE_NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 
 
@@ -60,11 +79,15 @@ class TemplatesConfig:
     default_language: str = "fr"
 
 
+CLOSED_REPLY_MODES = ("bounce", "reopen", "new_ticket")
+
+
 @dataclass(frozen=True)
 class Queue:
     name: str
     key_prefix: str
     addresses: tuple[str, ...]
+    closed_reply: str = "bounce"  # what a customer's reply to a closed ticket does
 
 
 @dataclass(frozen=True)
@@ -84,6 +107,24 @@ class ProcessingConfig:
     default_queue: str = ""
 
 
+@dataclass(frozen=True)
+class RemindersConfig:
+    first_days: int = 10
+    second_days: int = 15
+    close_days: int = 20
+
+
+@dataclass(frozen=True)
+class SlaConfig:
+    objectives: dict[str, Objective] = field(default_factory=lambda: dict(DEFAULT_OBJECTIVES))
+    at_risk_share: float = 0.75
+
+
+@dataclass(frozen=True)
+class SchedulerConfig:
+    tick_seconds: float = 60.0
+
+
 DEFAULT_QUEUES = (
     Queue("support", "SUP", ("support@example.com",)),
     Queue("consulting", "CON", ("consulting@example.com",)),
@@ -101,6 +142,10 @@ class Config:
     processing: ProcessingConfig = field(default_factory=ProcessingConfig)
     templates: TemplatesConfig = field(default_factory=TemplatesConfig)
     quality: QualityConfig = field(default_factory=QualityConfig)
+    reminders: RemindersConfig = field(default_factory=RemindersConfig)
+    business_hours: BusinessHoursConfig = field(default_factory=BusinessHoursConfig)
+    sla: SlaConfig = field(default_factory=SlaConfig)
+    scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
     source: str = "(embedded defaults)"
 
     def queue_for_address(self, address: str) -> Queue | None:
@@ -186,8 +231,26 @@ def from_mapping(data: dict[str, Any], source: str = "(mapping)") -> Config:
             {"directory": _str, "default_language": _language},
         ),
         quality=_quality(reader.data.pop("quality", {})),
+        reminders=reader.section(
+            "reminders",
+            RemindersConfig,
+            {
+                "first_days": _positive_int,
+                "second_days": _positive_int,
+                "close_days": _positive_int,
+            },
+        ),
+        business_hours=_business_hours(reader.data.pop("business_hours", {}), data),
+        sla=_sla(reader.data.pop("sla", {})),
+        scheduler=reader.section("scheduler", SchedulerConfig, {"tick_seconds": _positive_float}),
         source=source,
     )
+    r = config.reminders
+    if not r.first_days < r.second_days < r.close_days:
+        raise ConfigError(
+            "reminders: first_days < second_days < close_days is required "
+            f"(got {r.first_days}, {r.second_days}, {r.close_days})"
+        )
     reader.reject_unknown()
     if config.processing.default_queue:
         try:
@@ -222,10 +285,7 @@ class _Reader:
     def reject_unknown(self) -> None:
         if self.data:
             key = sorted(self.data)[0]
-            allowed = (
-                "database, smtp, outbound, queues, staff, clock, processing, templates, quality"
-            )
-            raise ConfigError(f"{key}: unknown section (allowed: {allowed})")
+            raise ConfigError(f"{key}: unknown section (allowed: {', '.join(SECTIONS)})")
 
 
 def _queues(raw: Any) -> tuple[Queue, ...]:
@@ -248,6 +308,56 @@ def _queues(raw: Any) -> tuple[Queue, ...]:
     return tuple(queues)
 
 
+def _business_hours(raw: Any, data: dict[str, Any]) -> BusinessHoursConfig:
+    if not isinstance(raw, dict):
+        raise ConfigError("[business_hours] must be a table")
+    raw = dict(raw)
+    clock = data.get("clock", {})
+    if "timezone" not in raw and isinstance(clock, dict) and "timezone" in clock:
+        raw["timezone"] = clock["timezone"]  # one time zone unless told otherwise
+    try:
+        return business_hours_from_mapping(raw)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def _sla(raw: Any) -> SlaConfig:
+    if not isinstance(raw, dict):
+        raise ConfigError("[sla] must be a table")
+    levels = tuple(DEFAULT_OBJECTIVES)
+    allowed = ("at_risk_share", *levels)
+    unknown = sorted(set(raw) - set(allowed))
+    if unknown:
+        raise ConfigError(f"sla.{unknown[0]}: unknown key (allowed: {', '.join(allowed)})")
+    share = raw.get("at_risk_share", 0.75)
+    if isinstance(share, bool) or not isinstance(share, int | float) or not 0 < share <= 1:
+        raise ConfigError(f"sla.at_risk_share: must be a number in (0, 1], got {share!r}")
+    objectives = dict(DEFAULT_OBJECTIVES)
+    for level in levels:
+        if level in raw:
+            objectives[level] = _objective(f"sla.{level}", raw[level], objectives[level])
+    return SlaConfig(objectives, float(share))
+
+
+def _objective(key: str, raw: Any, default: Objective) -> Objective:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"[{key}] must be a table with first_response_hours, resolution_hours")
+    unknown = sorted(set(raw) - {"first_response_hours", "resolution_hours"})
+    if unknown:
+        raise ConfigError(
+            f"{key}.{unknown[0]}: unknown key (allowed: first_response_hours, resolution_hours)"
+        )
+    first = raw.get("first_response_hours", default.first_response.total_seconds() / 3600)
+    resolution = raw.get("resolution_hours", default.resolution.total_seconds() / 3600)
+    hours = {"first_response_hours": first, "resolution_hours": resolution}
+    for name, value in hours.items():
+        _positive_float(f"{key}.{name}", value)
+    try:
+        return Objective(timedelta(hours=first), timedelta(hours=resolution))
+    except ValueError as exc:
+        raise ConfigError(f"{key}: {exc}") from None
+
+
 def _quality(raw: Any) -> QualityConfig:
     if not isinstance(raw, dict):
         raise ConfigError("[quality] must be a table")
@@ -260,10 +370,15 @@ def _quality(raw: Any) -> QualityConfig:
 def _queue(where: str, item: Any) -> Queue:
     if not isinstance(item, dict):
         raise ConfigError(f"{where}: must be a table")
-    unknown = sorted(set(item) - {"name", "key_prefix", "addresses"})
+    allowed = ("name", "key_prefix", "addresses", "closed_reply")
+    unknown = sorted(set(item) - set(allowed))
     if unknown:
+        raise ConfigError(f"{where}.{unknown[0]}: unknown key (allowed: {', '.join(allowed)})")
+    closed_reply = _str(f"{where}.closed_reply", item.get("closed_reply", "bounce"))
+    if closed_reply not in CLOSED_REPLY_MODES:
         raise ConfigError(
-            f"{where}.{unknown[0]}: unknown key (allowed: name, key_prefix, addresses)"
+            f"{where}.closed_reply: {closed_reply!r} is not allowed "
+            f"(allowed: {', '.join(CLOSED_REPLY_MODES)})"
         )
     for key in ("name", "key_prefix", "addresses"):
         if key not in item:
@@ -280,7 +395,7 @@ def _queue(where: str, item: Any) -> Queue:
     addresses = _address_list(f"{where}.addresses", item["addresses"])
     if not addresses:
         raise ConfigError(f"{where}.addresses: at least one address is required")
-    return Queue(name, prefix, addresses)
+    return Queue(name, prefix, addresses, closed_reply)
 
 
 # --- value checkers: each names the key and what is allowed --------------------------

@@ -110,4 +110,43 @@ class UpdateDetails:
     missing_fields: tuple[str, ...]
 
 
-Effect = CreateTicket | AppendMessage | RecordEvent | Notify | RecordBounce | UpdateDetails
+@dataclass(frozen=True)
+class SetStatus:
+    """Move a ticket from `from_status` (checked again when written) to `to_status`."""
+
+    ticket_key: str
+    from_status: str
+    to_status: str
+    actor: str
+    reason: str = ""
+    resolution: str | None = None
+
+
+@dataclass(frozen=True)
+class SetAttribute:
+    """Change criticality, request type or assignee, with an event saying who and why."""
+
+    ticket_key: str
+    name: str  # criticality | request_type | assignee
+    from_value: str | None
+    to_value: str | None
+    actor: str
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class MarkFirstResponse:
+    ticket_key: str
+
+
+Effect = (
+    CreateTicket
+    | AppendMessage
+    | RecordEvent
+    | Notify
+    | RecordBounce
+    | UpdateDetails
+    | SetStatus
+    | SetAttribute
+    | MarkFirstResponse
+)

@@ -7,14 +7,21 @@ an event naming who did it and why.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, select
 
-from maildesk.apply import SYSTEM, record_event, update_details
+from maildesk import status as st
+from maildesk.apply import SYSTEM, apply_effects, record_event, update_details
 from maildesk.config import Config
-from maildesk.effects import UpdateDetails
+from maildesk.effects import MarkFirstResponse, UpdateDetails
 from maildesk.inbound.assess import QualityConfig
+from maildesk.inbound.view import SqlView
+from maildesk.lifecycle import Change, plan
 from maildesk.models import ticket_details, tickets
+
+if TYPE_CHECKING:
+    from maildesk.app import Services
 
 FIELD_NAMES = ("version", "company", "contact", "phone", "error_message", "screenshots", "steps")
 
@@ -75,3 +82,25 @@ def _still_missing(
 ) -> tuple[str, ...]:
     wanted = dict.fromkeys((*missing, *quality.required_fields))
     return tuple(k for k in wanted if not fields.get(k) or fields.get(k) == "no")
+
+
+def change(
+    services: Services, key: str, wanted: Change, actor: str | None, now: datetime
+) -> tuple[str, ...]:
+    """Apply a status/criticality/type/assignee change; return the kinds of effects written."""
+    with services.engine.begin() as conn:
+        ticket = SqlView(conn).ticket_by_key(key)
+        if ticket is None:
+            raise ChangeRefused(f"no ticket {key}")
+        try:
+            effects = plan(ticket, wanted, actor or SYSTEM)
+        except ValueError as exc:  # TransitionRefused is a ValueError too
+            raise ChangeRefused(str(exc)) from None
+        if wanted.status in (st.WAITING_CUSTOMER, st.CLOSED) and actor in staff_of(services):
+            effects = (*effects, MarkFirstResponse(key))
+        apply_effects(conn, effects, now, services.notifier, f"set:{key}:{now.isoformat()}")
+    return tuple(type(e).__name__ for e in effects)
+
+
+def staff_of(services: Services) -> frozenset[str]:
+    return frozenset(services.config.staff.addresses)

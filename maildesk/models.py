@@ -71,6 +71,13 @@ tickets = Table(
     Column("linked_ticket_id", ForeignKey("tickets.id"), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("assignee", Text, nullable=True),
+    # The waiting-for-the-customer clock: set on entering waiting_customer, cleared on leaving;
+    # reminders_sent counts the reminders of this waiting period (0, 1, 2).
+    Column("waiting_since", DateTime(timezone=True), nullable=True, index=True),
+    Column("reminders_sent", Integer, nullable=False, default=0, server_default="0"),
+    Column("first_response_at", DateTime(timezone=True), nullable=True),
+    Column("closed_at", DateTime(timezone=True), nullable=True),
     UniqueConstraint("queue", "number", name="uq_tickets_queue_number"),
 )
 
@@ -191,4 +198,14 @@ ticket_details = Table(
     Column("fields", JSON, nullable=False),
     Column("missing_fields", JSON, nullable=False),
     Column("subject_quality", JSON, nullable=False),
+)
+
+# Service-level warnings already sent (one per ticket, objective and state, ever).
+sla_notices = Table(
+    "sla_notices",
+    metadata,
+    Column("ticket_id", ForeignKey("tickets.id"), primary_key=True),
+    Column("objective", String(20), primary_key=True),  # first_response | resolution
+    Column("state", String(10), primary_key=True),  # at_risk | breached
+    Column("at", DateTime(timezone=True), nullable=False),
 )

@@ -5,10 +5,18 @@ Returns plain dicts (for `--json`) and formats them for people; it never writes.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, func, or_, select
 
+from maildesk import sla_watch
+from maildesk.business_hours import BusinessCalendar
+from maildesk.clock import utc
+from maildesk.config import Config
+from maildesk.labels import label
 from maildesk.models import (
     attachments,
     decisions,
@@ -50,7 +58,8 @@ def list_tickets(engine: Engine, status: str | None = None, queue: str | None = 
         return [dict(row._mapping) for row in conn.execute(query)]
 
 
-def show_ticket(engine: Engine, key: str) -> dict[str, Any] | None:
+def show_ticket(engine: Engine, key: str, sla: SlaView | None = None) -> dict[str, Any] | None:
+    """The whole ticket; with `sla`, also where each service-level objective stands."""
     with engine.connect() as conn:
         row = conn.execute(select(tickets).where(tickets.c.key == key)).first()
         if row is None:
@@ -77,6 +86,9 @@ def show_ticket(engine: Engine, key: str) -> dict[str, Any] | None:
         quality = dict(details.subject_quality) if details else {"ok": True, "reasons": []}
         ticket["subject_quality"] = "ok" if quality.get("ok") else quality.get("reasons", [])
         ticket["incomplete"] = bool(ticket["missing_fields"]) or not quality.get("ok", True)
+        ticket["status_label"] = label("status", ticket["status"], ticket["language"] or "fr")
+        if sla is not None:
+            ticket["sla"] = sla.describe(ticket)
         ticket["participants"] = [
             dict(r._mapping)
             for r in conn.execute(
@@ -107,6 +119,39 @@ def show_ticket(engine: Engine, key: str) -> dict[str, Any] | None:
             )
         ]
     return ticket
+
+
+@dataclass(frozen=True)
+class SlaView:
+    """What `tickets show` needs to report service levels as of `now`."""
+
+    config: Config
+    calendar: BusinessCalendar
+    now: datetime
+
+    def describe(self, ticket: dict[str, Any]) -> list[dict[str, Any]]:
+        first = ticket["first_response_at"]
+        closed = ticket["closed_at"]
+        found = sla_watch.reports(
+            self.calendar,
+            self.config,
+            ticket["criticality"] or "medium",
+            utc(ticket["created_at"]),
+            utc(first) if first else None,
+            utc(closed) if closed else None,
+            self.now,
+        )
+        zone = ZoneInfo(self.config.business_hours.timezone)
+        return [
+            {
+                "objective": r.name,
+                "deadline": r.deadline.astimezone(zone).isoformat(),
+                "business_time_used": str(r.used),
+                "objective_time": str(r.objective),
+                "state": r.state,
+            }
+            for r in found
+        ]
 
 
 def _message(conn, row) -> dict[str, Any]:
@@ -174,7 +219,8 @@ def format_ticket_list(rows: list[dict]) -> str:
 
 def format_ticket(t: dict[str, Any]) -> str:
     out = [
-        f"{t['key']}  [{t['status']}]  {t['subject']}",
+        f"{t['key']}  [{t['status']}{'/' + t['resolution'] if t['resolution'] else ''}]  "
+        f"{t['subject']}",
         f"  queue: {t['queue']}   requester: {t['requester_name']} <{t['requester']}>",
         f"  created: {t['created_at']}   updated: {t['updated_at']}",
     ]
@@ -184,6 +230,16 @@ def format_ticket(t: dict[str, Any]) -> str:
         + f"   language: {t['language']}"
     )
     out.append("  fields: " + ", ".join(f"{k}={v}" for k, v in t["fields"].items()))
+    if t.get("assignee") or t.get("waiting_since"):
+        out.append(
+            f"  assignee: {t.get('assignee') or '-'}   waiting since: "
+            f"{t.get('waiting_since') or '-'} (reminders sent: {t['reminders_sent']})"
+        )
+    for r in t.get("sla", []):
+        out.append(
+            f"  sla {r['objective']}: {r['state']}  deadline {r['deadline']}  "
+            f"used {r['business_time_used']} of {r['objective_time']}"
+        )
     out.append(f"  missing_fields: {', '.join(t['missing_fields']) or '(none)'}")
     quality = t["subject_quality"]
     out.append(f"  subject_quality: {quality if quality == 'ok' else ', '.join(quality)}")

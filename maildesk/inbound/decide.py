@@ -11,13 +11,16 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from maildesk import status as st
 from maildesk.effects import (
     AppendMessage,
     CreateTicket,
+    Effect,
     NewMessage,
     Notify,
     RecordBounce,
     RecordEvent,
+    SetStatus,
 )
 from maildesk.inbound import qualify
 from maildesk.inbound.screen import BOUNCE
@@ -25,14 +28,30 @@ from maildesk.outbound.compose import AUTO_GENERATED
 
 if TYPE_CHECKING:
     from maildesk.inbound.pipeline import Context, Draft
+    from maildesk.inbound.view import TicketRef
 
 
 def decide(draft: Draft, ctx: Context) -> Draft:
-    parsed, screening, threading = draft.parsed, draft.screening, draft.threading
+    screening, threading = draft.screening, draft.threading
     assert screening is not None, "screen runs before decide"
     assert threading is not None, "thread runs before decide"
     assert draft.queue is not None, "route runs before decide"
+    if not screening.answerable:
+        return _automatic(draft, ctx)
+    people = _people(draft, ctx.config.own_addresses | set(ctx.config.staff.addresses))
     ticket = threading.ticket
+    if ticket is None:
+        link = threading.reason if threading.linked_to else ""
+        return _create(draft, ctx, people, threading.linked_to, link)
+    if ticket.status == st.CLOSED:
+        return _closed(draft, ctx, ticket, people)
+    return _on_reply(draft, ctx, ticket, people)
+
+
+def _automatic(draft: Draft, ctx: Context) -> Draft:
+    """RFC 3834: never answered, never a ticket; kept on the ticket it threads onto."""
+    screening, ticket = draft.screening, draft.threading.ticket if draft.threading else None
+    assert screening is not None, "screen runs before decide"
     if screening.kind == BOUNCE:
         bounced = _bounced(draft, ctx)
         if bounced is not None:
@@ -41,37 +60,72 @@ def decide(draft: Draft, ctx: Context) -> Draft:
             return draft.note("decide", "bounce-recorded", why).finish(
                 "ignored", why, key, RecordBounce(mid, screening.reason)
             )
-    if not screening.answerable:
-        why = f"{screening.kind}: {screening.reason}"
-        if ticket is None:
-            return draft.note("decide", "ignored", why).finish("ignored", why, None)
-        effect = AppendMessage(ticket.key, _message(draft, automatic=True))
-        return draft.note("decide", "stored-automatic", why).finish(
-            "ignored", why, ticket.key, effect
-        )
-    people = _people(draft, ctx.config.own_addresses | set(ctx.config.staff.addresses))
-    if ticket is not None:
-        merged, draft = qualify.on_reply(draft, ctx, ticket)
-        effects = (
-            AppendMessage(ticket.key, _message(draft), people),
-            RecordEvent(ticket.key, "message-in", parsed.sender, threading.via),
-            *merged,
-            *_tell_staff(ctx, "staff_customer_reply", ticket.key, draft),
-        )
-        return draft.note("decide", "append", threading.via).finish(
-            "appended", threading.via, ticket.key, *effects
-        )
+    why = f"{screening.kind}: {screening.reason}"
+    if ticket is None:
+        return draft.note("decide", "ignored", why).finish("ignored", why, None)
+    effect = AppendMessage(ticket.key, _message(draft, automatic=True))
+    return draft.note("decide", "stored-automatic", why).finish("ignored", why, ticket.key, effect)
+
+
+def _closed(draft: Draft, ctx: Context, ticket: TicketRef, people: tuple) -> Draft:
+    """A reply to a closed ticket, handled as its queue says (`closed_reply`)."""
+    mode = ctx.config.queue_named(ticket.queue).closed_reply
+    if mode == "new_ticket":
+        return _create(draft, ctx, people, ticket.key, f"reply to closed ticket {ticket.key}")
+    if mode == "reopen":
+        return _on_reply(draft, ctx, ticket, people)
+    return _closed_bounce(draft, ctx, ticket)
+
+
+def _on_reply(draft: Draft, ctx: Context, ticket: TicketRef, people: tuple) -> Draft:
+    parsed, via = draft.parsed, draft.threading.via if draft.threading else ""
+    merged, draft = qualify.on_reply(draft, ctx, ticket)
+    effects: list[Effect] = [
+        AppendMessage(ticket.key, _message(draft), people),
+        RecordEvent(ticket.key, "message-in", parsed.sender, via),
+        *merged,
+    ]
+    if ticket.status in (st.WAITING_CUSTOMER, st.CLOSED):
+        # Any answer from the customer stops the clock and goes back to a consultant (§8);
+        # a reply to a closed ticket only gets here when the queue reopens tickets.
+        why = "customer answered" if ticket.status == st.WAITING_CUSTOMER else "reopened by reply"
+        effects.append(SetStatus(ticket.key, ticket.status, st.IN_PROGRESS, parsed.sender, why))
+        draft = draft.note("decide", "status", f"{ticket.status}->in_progress: {why}")
+    effects += _tell_staff(ctx, "staff_customer_reply", ticket, draft)
+    return draft.note("decide", "append", via).finish("appended", via, ticket.key, *effects)
+
+
+def _closed_bounce(draft: Draft, ctx: Context, ticket: TicketRef) -> Draft:
+    """§9: kept and linked to the closed ticket, never reopening it; the customer is told."""
+    p = draft.parsed
+    why = f"{ticket.key} is closed: kept on it, customer asked to open a new request"
+    effects: list[Effect] = [
+        AppendMessage(ticket.key, _message(draft), ()),
+        RecordEvent(ticket.key, "reply-to-closed", p.sender, "kept; closed_reply sent"),
+    ]
+    draft = draft.note("decide", "closed-ticket", why)
+    answer, draft = _answer(
+        draft, ctx, "closed_reply", ticket.key, (("old_ticket_key", ticket.key),)
+    )
+    return draft.finish("appended", why, ticket.key, *effects, *answer)
+
+
+def _create(
+    draft: Draft, ctx: Context, people: tuple, linked_to: str | None, link_reason: str
+) -> Draft:
+    parsed, queue = draft.parsed, draft.queue
+    assert queue is not None, "route runs before decide"
     found = qualify.assessment(draft, ctx)
     create = CreateTicket(
-        queue=draft.queue.name,
-        key_prefix=draft.queue.key_prefix,
+        queue=queue.name,
+        key_prefix=queue.key_prefix,
         subject=parsed.subject,
         requester=parsed.sender,
         requester_name=parsed.sender_name,
         participants=people,
         message=_message(draft),
-        linked_to=threading.linked_to,
-        link_reason=threading.reason if threading.linked_to else "",
+        linked_to=linked_to,
+        link_reason=link_reason,
         details=qualify.details(found),
     )
     draft = draft.note(
@@ -81,9 +135,7 @@ def decide(draft: Draft, ctx: Context) -> Draft:
     )
     draft = draft.note("decide", "create", "new request")
     ack, draft = _answer(draft, ctx, "ack", None)
-    reason = (
-        "new request" if not threading.linked_to else f"new request linked to {threading.linked_to}"
-    )
+    reason = "new request" if not linked_to else f"new request linked to {linked_to}"
     return draft.finish(
         "created", reason, None, create, *ack, *_tell_staff(ctx, "staff_new_ticket", None, draft)
     )
@@ -104,7 +156,13 @@ def _bounced(draft: Draft, ctx: Context) -> tuple[str, str | None] | None:
     return None
 
 
-def _answer(draft: Draft, ctx: Context, template: str, key: str | None) -> tuple[tuple, Draft]:
+def _answer(
+    draft: Draft,
+    ctx: Context,
+    template: str,
+    key: str | None,
+    extra: tuple[tuple[str, object], ...] = (),
+) -> tuple[tuple, Draft]:
     """An automatic answer to the sender, unless that would feed a loop."""
     p = draft.parsed
     if p.sender in ctx.config.own_addresses or p.sender in ctx.config.staff.addresses:
@@ -121,16 +179,22 @@ def _answer(draft: Draft, ctx: Context, template: str, key: str | None) -> tuple
         key,
         in_reply_to=p.message_id,
         references=(*p.references, p.message_id),
+        extra=extra,
     )
     return (note,), draft.note("notify", template, p.sender)
 
 
-def _tell_staff(ctx: Context, template: str, key: str | None, draft: Draft) -> tuple[Notify, ...]:
+def _tell_staff(
+    ctx: Context, template: str, ticket: TicketRef | None, draft: Draft
+) -> tuple[Notify, ...]:
+    """Consultants hear of new tickets and customer replies: the assignee, else all staff."""
+    key = ticket.key if ticket else None
+    staff = (ticket.assignee,) if ticket and ticket.assignee else ctx.config.staff.addresses
     body = (("body", draft.parsed.text_body[:20000]),)
     lang = ctx.config.templates.default_language
     return tuple(
         Notify(template, address, "", key, auto_submitted=AUTO_GENERATED, language=lang, extra=body)
-        for address in ctx.config.staff.addresses
+        for address in staff
         if address != draft.parsed.sender
     )
 

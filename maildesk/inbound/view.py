@@ -26,6 +26,10 @@ class TicketRef:
     language: str = "fr"
     fields: tuple[tuple[str, str], ...] = ()
     missing_fields: tuple[str, ...] = ()
+    criticality: str = "medium"
+    request_type: str = "assistance"
+    requester_name: str = ""
+    assignee: str | None = None
 
 
 class View(Protocol):
@@ -109,4 +113,8 @@ class SqlView:
             language=details.language if details else "fr",
             fields=tuple((details.fields or {}).items()) if details else (),
             missing_fields=tuple(details.missing_fields or ()) if details else (),
+            criticality=details.criticality if details else "medium",
+            request_type=details.request_type if details else "assistance",
+            requester_name=row.requester_name,
+            assignee=row.assignee,
         )
