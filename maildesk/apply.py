@@ -6,6 +6,7 @@ status and the trace of decisions commit together or not at all.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy import Connection, insert, select, update
@@ -91,7 +92,10 @@ def apply_effects(
             _bounce(conn, effect, now)
         elif isinstance(effect, Notify):
             assert key is not None, "a notification needs a ticket"
-            notifier.enqueue(conn, _ticket_id(conn, key), effect, effect.cause or cause, now)
+            note = effect
+            if note.attachments_from == -1:  # "the inbound message being applied"
+                note = replace(note, attachments_from=inbound_id)
+            notifier.enqueue(conn, _ticket_id(conn, key), note, note.cause or cause, now)
         else:
             assert key is not None, f"{type(effect).__name__} needs a ticket"
             _HANDLERS[type(effect)](conn, _ticket_id(conn, key), effect, now, inbound_id)
@@ -148,10 +152,14 @@ def _set_attribute(
             .values(assignee=effect.to_value, updated_at=now)
         )
     else:
+        values: dict[str, object] = {effect.name: effect.to_value}
+        if effect.name == "criticality":  # chosen by a person now, no longer a default
+            fields = conn.execute(
+                select(ticket_details.c.fields).where(ticket_details.c.ticket_id == ticket_id)
+            ).scalar_one()
+            values["fields"] = {k: v for k, v in fields.items() if k != "criticality_defaulted"}
         conn.execute(
-            update(ticket_details)
-            .where(ticket_details.c.ticket_id == ticket_id)
-            .values({effect.name: effect.to_value})
+            update(ticket_details).where(ticket_details.c.ticket_id == ticket_id).values(values)
         )
     record_event(
         conn,
@@ -311,6 +319,7 @@ def _insert_message(
             text_body=m.text_body,
             html_body=m.html_body,
             automatic=m.automatic,
+            kind=m.kind,
             created_at=now,
         )
         .returning(messages.c.id)

@@ -93,6 +93,10 @@ class Queue:
 @dataclass(frozen=True)
 class StaffConfig:
     addresses: tuple[str, ...] = ()
+    # A mail from a staff address is staff only if it answers one of our signed
+    # Message-IDs and, when this list is set, carries a passing DKIM/DMARC result
+    # (Authentication-Results) from one of these authserv-ids (your receiving server).
+    trusted_authserv_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -218,7 +222,11 @@ def from_mapping(data: dict[str, Any], source: str = "(mapping)") -> Config:
             },
         ),
         queues=_queues(reader.data.pop("queues", None)),
-        staff=reader.section("staff", StaffConfig, {"addresses": _address_list}),
+        staff=reader.section(
+            "staff",
+            StaffConfig,
+            {"addresses": _address_list, "trusted_authserv_ids": _string_list},
+        ),
         clock=reader.section("clock", ClockConfig, {"timezone": _timezone}),
         processing=reader.section(
             "processing",
@@ -440,6 +448,12 @@ def _port(key: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 65535:
         raise ConfigError(f"{key}: must be a port number 0-65535, got {value!r}")
     return value
+
+
+def _string_list(key: str, value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise ConfigError(f"{key}: must be an array of non-empty strings")
+    return tuple(v.strip().lower() for v in value)
 
 
 def _address(key: str, value: Any) -> str:

@@ -33,6 +33,7 @@ class NewMessage:
     attachments: tuple[Attachment, ...]
     automatic: bool = False
     direction: str = "in"
+    kind: str = "customer"  # customer | staff | note | refused
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,7 @@ class Notify:
     language: str | None = None  # None: the ticket's language
     extra: tuple[tuple[str, object], ...] = ()  # template values beyond the ticket's own
     cause: str | None = None  # None: the inbound message being processed
+    attachments_from: int | None = None  # relay the attachments of this inbound message
 
 
 @dataclass(frozen=True)

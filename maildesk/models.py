@@ -108,6 +108,8 @@ messages = Table(
     Column("text_body", Text, nullable=False),
     Column("html_body", Text, nullable=True),  # sanitised, never the raw HTML
     Column("automatic", Boolean, nullable=False, default=False),
+    # customer | staff | note | refused: a note or a refused command mail never reaches a customer
+    Column("kind", String(10), nullable=False, default="customer", server_default="customer"),
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
 Index("ix_messages_message_id", messages.c.message_id)

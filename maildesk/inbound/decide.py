@@ -24,6 +24,8 @@ from maildesk.effects import (
 )
 from maildesk.inbound import qualify
 from maildesk.inbound.screen import BOUNCE
+from maildesk.inbound.staff import staff_reply
+from maildesk.inbound.trust import staff_verdict
 from maildesk.outbound.compose import AUTO_GENERATED
 
 if TYPE_CHECKING:
@@ -43,6 +45,13 @@ def decide(draft: Draft, ctx: Context) -> Draft:
     if ticket is None:
         link = threading.reason if threading.linked_to else ""
         return _create(draft, ctx, people, threading.linked_to, link)
+    if draft.parsed.sender in ctx.config.staff.addresses:
+        trusted, why = staff_verdict(
+            draft.parsed, ctx.ids, ctx.config.staff.addresses, ctx.config.staff.trusted_authserv_ids
+        )
+        if trusted:
+            return staff_reply(draft.note("trust", "staff", why), ctx, ticket)
+        draft = draft.note("trust", "suspected-forgery", f"staff sender not trusted: {why}")
     if ticket.status == st.CLOSED:
         return _closed(draft, ctx, ticket, people)
     return _on_reply(draft, ctx, ticket, people)
@@ -210,6 +219,12 @@ def _people(draft: Draft, own: frozenset[str]) -> tuple[tuple[str, str], ...]:
 
 
 def _message(draft: Draft, automatic: bool = False) -> NewMessage:
+    return message_of(draft, automatic=automatic)
+
+
+def message_of(
+    draft: Draft, *, automatic: bool = False, kind: str = "customer", text: str | None = None
+) -> NewMessage:
     p = draft.parsed
     return NewMessage(
         message_id=p.message_id,
@@ -217,8 +232,9 @@ def _message(draft: Draft, automatic: bool = False) -> NewMessage:
         sender=p.sender,
         sender_name=p.sender_name,
         subject=p.subject,
-        text_body=p.text_body,
+        text_body=p.text_body if text is None else text,
         html_body=p.html_body,
         attachments=p.attachments,
         automatic=automatic,
+        kind=kind,
     )

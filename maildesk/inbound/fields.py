@@ -27,17 +27,17 @@ class Attachment:
 
 
 _M = re.IGNORECASE | re.MULTILINE
-_EMPH = r"[\s*_>]*"  # HTML-to-text converters leave "**De :**" and "*Firma:*"
+_EMPH = r"[ \t*_>]*"  # HTML-to-text converters leave "**De :**" and "*Firma:*"
 # Where the customer's text ends and the quoted or forwarded history begins.
 _HISTORY = re.compile(
-    r"^\s*(?:-{2,}\s*(?:original message|message d['’]origine|urspr[üu]ngliche nachricht"
+    rf"^{_EMPH}(?:-{{2,}}\s*(?:original message|message d['’]origine|urspr[üu]ngliche nachricht"
     r"|forwarded message|message transf[ée]r[ée]|weitergeleitete nachricht)\s*-{2,}"
     r"|(?:d[ée]but du message r[ée]exp[ée]di[ée]|begin forwarded message"
     r"|anfang der weitergeleiteten nachricht)\s*:"
     r"|le\s[^\n]{0,200}?(?:\n[^\n]{0,200}?)?\sa\s+[ée]crit\s*:"
     r"|am\s[^\n]{0,200}?(?:\n[^\n]{0,200}?)?\sschrieb[^\n]{0,100}:"
     r"|on\s[^\n]{0,200}?(?:\n[^\n]{0,200}?)?\swrote\s*:"
-    rf"|{_EMPH}(?:de|von|from){_EMPH}:[^\n]*\n(?:[^\n]*\n){{0,3}}?{_EMPH}"
+    r"|(?:de|von|from)[ \t*_]*:[^\n]*\n(?:[^\n]*\n){0,3}?[ \t*_]*"
     r"(?:envoy[ée]|gesendet|sent|date|datum)\b)",
     _M,
 )
@@ -89,10 +89,10 @@ _NOT_PHONE_LINE = re.compile(
 )
 _PHONE_LINE = re.compile(
     r"\b(?:t[ée]l(?:[ée]phone|efon)?|phone|mobile?|natel|portable|handy|gsm|direct|durchwahl)\b"
-    r"|^\s*[TMD]\s*[:.]?\s*[+0(]",
+    r"|^\s*[TMD][\s:.]*[+0(]",
     re.IGNORECASE,
 )
-_EMAIL = re.compile(r"\S+@\S+")
+_EMAIL = re.compile(r"(?<![^\s<(,;:])[^\s@<>(),;:]+@[^\s<>(),;]+")
 _CLOSING = re.compile(
     r"^\s*(?:cordialement|(?:avec )?(?:mes )?meilleures? salutations"
     r"|salutations(?: distingu[ée]es)?|bien (?:[àa] vous|cordialement)"
@@ -216,8 +216,9 @@ def has_screenshots(text: str, attachments: Sequence[Attachment], min_bytes: int
 
 _IMAGE_NAME = re.compile(r"\.(?:png|jpe?g|gif|bmp|tiff?|webp)$", re.IGNORECASE)
 _INLINE_IMAGE = re.compile(
-    r"\[cid:([^\]@\s]+)[^\]]*\]|\[image:\s*([^\]]*)\]|<<([^<>]+\.(?:png|jpe?g|gif|bmp))>>"
-    r"|!\[[^\]]*\]\(([^)]+)\)",
+    r"\[cid:([^\]@\s]{1,200})[^\]\n]{0,200}\]|\[image:\s*([^\]\n]{0,200})\]"
+    r"|<<([^<>\n]{1,200}\.(?:png|jpe?g|gif|bmp))>>"
+    r"|!\[[^\]\n]{0,200}\]\(([^)\n]{1,200})\)",
     re.IGNORECASE,
 )
 
@@ -264,8 +265,9 @@ _ERROR_CODE = re.compile(
     r"\b(?:ORA|TNS|PLS|SP2|IMP|EXP|RMAN|SQL)-\d{4,5}\b|\bSQLSTATE\b|\b0x8[0-9A-F]{7}\b"
     r"|\b\w+Exception\b|\bException\b(?!\s+(?:de|faite|d['’]))"
 )
+_NEXT_LINE = re.compile(r"[\n ]*([^\n]*)")
 _NOTHING = frozenset({"aucun", "aucune", "neant", "keine", "keiner", "none", "n/a", "na", "-", "/"})
-_STEP_LINE = re.compile(r"^\s*(?:[ée]tape|schritt|step)?\s*([12])\s*[.):-]\s+\S", _M)
+_STEP_LINE = re.compile(r"^[ \t]*(?:(?:[ée]tape|schritt|step)\s*)?([12])\s*[.):-]\s+\S", _M)
 _STEPS = re.compile(
     r"\b[ée]tapes\b|\bmarche [àa] suivre\b|\bpour reproduire\b|\bschritte\b|\bvorgehen(?:sweise)?\b"
     r"|\bzum reproduzieren\b|\bsteps to reproduce\b|\b(?:following|these|the) steps\b|\bsteps\s*:"
@@ -307,7 +309,7 @@ def has_error_message(text: str) -> bool:
     for match in _ERROR_LABEL.finditer(text):
         value = fold(clean_value(match["value"])).strip(" .")
         if not value:
-            after = text[match.end() :].lstrip("\n ").split("\n", 1)[0]
+            after = _NEXT_LINE.match(text, match.end()).group(1)  # type: ignore[union-attr]
             value = "" if _LABEL_LINE.match(after) else fold(clean_value(after))
         if value and value not in _NOTHING and not value.startswith(("aucun", "kein", "no ")):
             return True

@@ -71,6 +71,7 @@ class Parsed:
     sha256: str
     hops: int = 0  # Received: headers, for hop-count loop detection
     # Message-IDs and recipients quoted inside the body (what a bounce says it is about).
+    auth_results: tuple[str, ...] = ()  # Authentication-Results headers, topmost first
     quoted_message_ids: tuple[str, ...] = ()
     failed_recipients: tuple[str, ...] = ()
 
@@ -109,6 +110,9 @@ def parse(raw: bytes) -> Parsed:
         defects=tuple(dict.fromkeys(defects)),
         sha256=sha,
         hops=len(msg.get_all("received") or []),
+        auth_results=tuple(one_line(str(v)) for v in msg.get_all("authentication-results") or [])[
+            :10
+        ],
         quoted_message_ids=_quoted_ids(raw),
         failed_recipients=_failed_recipients(raw),
     )
@@ -130,6 +134,18 @@ def _quoted_ids(raw: bytes) -> tuple[str, ...]:
 def _failed_recipients(raw: bytes) -> tuple[str, ...]:
     found = [m.decode("ascii", "replace").lower() for m in _FINAL_RCPT_RE.findall(raw[:2_000_000])]
     return tuple(dict.fromkeys(found))[:20]
+
+
+def attachment_payloads(raw: bytes) -> list[tuple[str, str, bytes]]:
+    """(filename, content type, bytes) of each attachment, for relaying a consultant's mail."""
+    msg = BytesParser(policy=policy.default).parsebytes(raw)
+    found: list[tuple[str, str, bytes]] = []
+    for part in _leaves(msg, []):  # type: ignore[arg-type]
+        filename = part.get_filename()
+        if filename or part.get_content_disposition() == "attachment":
+            name = one_line(_decode_raw(filename) if filename else "", 255) or "attachment"
+            found.append((name, part.get_content_type(), _payload_bytes(part, [])))
+    return found
 
 
 def _ids(value: str) -> list[str]:

@@ -27,14 +27,14 @@ REASONS = (
 # Reply/forward markers of French, German and English mail clients, and gateway tags
 # such as "[EXT]" or a ticket key "[SUP-123]", repeated any number of times.
 _PREFIX = re.compile(
-    r"^\s*(?:(?:re|aw|tr|fwd?|wg|r[ée]f|sv|antw|vs)\s*(?:\[\d+\]|\(\d+\))?\s*:"
+    r"^\s*(?:(?:re|aw|tr|fwd?|wg|r[ée]f|sv|antw|vs)\s*(?:(?:\[\d+\]|\(\d+\))\s*)?:"
     r"|\[[^\[\]]{1,40}\])\s*",
     re.IGNORECASE,
 )
 _TICKET_TAG = re.compile(r"\[\s*(?:[A-Z][A-Z0-9]{1,9}-\d+|#?\d{3,})\s*\]", re.IGNORECASE)
 _BARE_TICKET = re.compile(
     r"^(?:(?:ticket|demande|request|anfrage|case|incident|r[ée]f[ée]rence|reference|r[ée]f"
-    r"|no|nr|n°|num[ée]ro|nummer)\.?\s*[:#]?\s*)*#?\s*(?:[A-Z][A-Z0-9]{1,9}-)?\d{3,}\W*$",
+    r"|no|nr|n°|num[ée]ro|nummer)\.?[\s:#]*)*#?(?:[A-Z][A-Z0-9]{1,9}-)?\d{3,}\W*$",
     re.IGNORECASE,
 )
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060\ufeff]")

@@ -36,7 +36,12 @@ class Headers:
     auto_submitted: str | None = None  # auto-replied | auto-generated | None (a person's answer)
 
 
-def compose(rendered: Rendered, headers: Headers, now: datetime) -> bytes:
+def compose(
+    rendered: Rendered,
+    headers: Headers,
+    now: datetime,
+    attachments: list[tuple[str, str, bytes]] | tuple = (),
+) -> bytes:
     msg = EmailMessage(policy=policy.SMTP)
     msg["From"] = format_address(headers.from_name, headers.from_address)
     msg["To"] = format_address(headers.to_name, headers.to_address)
@@ -56,6 +61,14 @@ def compose(rendered: Rendered, headers: Headers, now: datetime) -> bytes:
     msg["X-Maildesk-Loop"] = one_line(headers.from_address)
     msg.set_content(rendered.text)
     msg.add_alternative(rendered.html, subtype="html")
+    for filename, ctype, payload in attachments:
+        maintype, _, subtype = ctype.partition("/")
+        msg.add_attachment(
+            payload,
+            maintype=maintype or "application",
+            subtype=subtype or "octet-stream",
+            filename=one_line(filename, 255),
+        )
     msg["Content-Language"] = rendered.language  # after set_content, which resets Content-*
     raw = msg.as_bytes()
     _check_headers(raw, msg)

@@ -17,8 +17,9 @@ from maildesk import logs
 from maildesk.addresses import domain_of
 from maildesk.config import Config
 from maildesk.effects import Notify
+from maildesk.inbound.parse import attachment_payloads
 from maildesk.labels import label
-from maildesk.models import outbox, participants, ticket_details, tickets
+from maildesk.models import inbound, outbox, participants, ticket_details, tickets
 from maildesk.msgid import MessageIds
 from maildesk.outbound.compose import Headers, compose
 from maildesk.outbound.render import CONTEXT_NAMES, TemplateSet
@@ -60,6 +61,7 @@ class Notifier:
         sender = queue.addresses[0]
         message_id = self.ids.make(ticket.key, domain_of(sender))
         from_name = str(dict(note.extra).get("from_name") or self.config.outbound.from_name)
+        files = self._attachments(conn, note.attachments_from)
         raw = compose(
             rendered,
             Headers(
@@ -75,6 +77,7 @@ class Notifier:
                 auto_submitted=note.auto_submitted,
             ),
             now,
+            files,
         )
         row_id = conn.execute(
             insert(outbox)
@@ -106,6 +109,12 @@ class Notifier:
             lang=rendered.language,
         )
         return row_id
+
+    def _attachments(self, conn: Connection, inbound_id: int | None) -> list:
+        if inbound_id is None:
+            return []
+        raw = conn.execute(select(inbound.c.raw).where(inbound.c.id == inbound_id)).scalar()
+        return attachment_payloads(raw) if raw else []
 
     def context(
         self, conn: Connection, ticket: Any, details: Any, note: Notify, lang: str

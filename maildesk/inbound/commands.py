@@ -1,0 +1,163 @@
+"""Consultants' mail commands: `#status`, `#criticality` … on lines of their own at the top.
+
+Pure parsing: the commands are read from the first non-empty lines of the consultant's
+new text (quotes already stripped), removed from the text that is relayed, and turned
+into a `lifecycle.Change`. French and English spellings are accepted. Anything unknown
+or malformed is an error, and then nothing at all is relayed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from maildesk import status as st
+from maildesk.addresses import normalise_address
+
+_LINE = re.compile(r"^#\s*([a-zA-ZéèÉ_-]+)\b[ \t:]*(.*)$")
+ALIASES = {
+    "status": "status",
+    "statut": "status",
+    "état": "status",
+    "etat": "status",
+    "criticality": "criticality",
+    "criticité": "criticality",
+    "criticite": "criticality",
+    "priority": "criticality",
+    "priorité": "criticality",
+    "reason": "reason",
+    "raison": "reason",
+    "motif": "reason",
+    "type": "type",
+    "assign": "assign",
+    "assigner": "assign",
+    "attribuer": "assign",
+    "close": "close",
+    "clore": "close",
+    "fermer": "close",
+    "clôturer": "close",
+    "escalate": "escalate",
+    "escalader": "escalate",
+    "escalade": "escalate",
+    "consulting": "consulting",
+    "note": "note",
+}
+VALID = (
+    "#status <new|qualified|in_progress|waiting_customer|closed|escalated_spc|escalated_rpc|"
+    "escalated_l2|consulting|waiting_patch>",
+    "#criticality <low|medium|high|critical>  (with #reason <text> when lowering)",
+    "#reason <text>",
+    "#type <assistance|patch|solva_flex>",
+    "#assign <address|me>",
+    "#close  (resolution solved)",
+    "#escalate <spc|rpc|l2>",
+    "#consulting",
+    "#note  (the whole mail is an internal note, never sent to the customer)",
+)
+_CRITICALITY_WORDS = {
+    "basse": "low",
+    "moyenne": "medium",
+    "haute": "high",
+    "critique": "critical",
+    "niedrig": "low",
+    "mittel": "medium",
+    "hoch": "high",
+    "kritisch": "critical",
+}
+
+
+@dataclass(frozen=True)
+class Commands:
+    status: str | None = None
+    resolution: str | None = None
+    criticality: str | None = None
+    request_type: str | None = None
+    assignee: str | None = None
+    reason: str = ""
+    note: bool = False
+    errors: tuple[str, ...] = ()
+    text: str = ""  # the reply without its command lines
+    given: tuple[str, ...] = field(default_factory=tuple)
+
+
+def parse(text: str, sender: str) -> Commands:
+    lines = text.splitlines()
+    values: dict[str, str | bool] = {}
+    errors: list[str] = []
+    given: list[str] = []
+    i = 0
+    while i < len(lines) and (not lines[i].strip() or lines[i].lstrip().startswith("#")):
+        line = lines[i].strip()
+        i += 1
+        if not line:
+            continue
+        match = _LINE.match(line)
+        name = ALIASES.get(match.group(1).lower()) if match else None
+        if match is None or name is None:
+            errors.append(f"{line[:80]}: unknown command")
+            continue
+        given.append(name)
+        error = _apply(name, match.group(2).strip(), sender, values)
+        if error:
+            errors.append(f"#{match.group(1)}: {error}")
+    rest = "\n".join(lines[i:]).strip()
+    return Commands(
+        status=values.get("status"),
+        resolution=values.get("resolution"),  # type: ignore[arg-type]
+        criticality=values.get("criticality"),
+        request_type=values.get("type"),  # type: ignore[arg-type]
+        assignee=values.get("assign"),
+        reason=str(values.get("reason", "")),  # type: ignore[arg-type]
+        note=bool(values.get("note")),
+        errors=tuple(errors),
+        text=rest,
+        given=tuple(given),
+    )
+
+
+def _apply(name: str, arg: str, sender: str, values: dict[str, str | bool]) -> str | None:
+    word = arg.split(maxsplit=1)[0].lower() if arg.split() else ""
+    if name in ("note", "consulting", "close"):
+        if name == "note":
+            values["note"] = True
+        elif name == "consulting":
+            values["status"] = "consulting"
+        else:
+            values["status"], values["resolution"] = st.CLOSED, "solved"
+        return None
+    if name == "reason":
+        if not arg:
+            return "needs a text"
+        values["reason"] = arg[:500]
+        return None
+    if not word:
+        return "needs a value"
+    return _valued(name, word, sender, values)
+
+
+def _valued(name: str, word: str, sender: str, values: dict[str, str | bool]) -> str | None:
+    if name == "status":
+        if word not in st.STATUSES:
+            return f"unknown status {word!r}"
+        values["status"] = word
+        if word == st.CLOSED:
+            values["resolution"] = "solved"
+    elif name == "criticality":
+        level = _CRITICALITY_WORDS.get(word, word)
+        if level not in st.CRITICALITIES:
+            return f"unknown level {word!r}"
+        values["criticality"] = level
+    elif name == "type":
+        if word not in st.REQUEST_TYPES:
+            return f"unknown type {word!r}"
+        values["type"] = word
+    elif name == "assign":
+        address = sender if word in ("me", "moi") else normalise_address(word)
+        if not address:
+            return f"{word!r} is not an address"
+        values["assign"] = address
+    elif name == "escalate":
+        if word not in ("spc", "rpc", "l2"):
+            return f"unknown escalation {word!r} (spc, rpc or l2)"
+        values["status"] = f"escalated_{word}"
+    return None
