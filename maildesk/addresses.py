@@ -44,34 +44,70 @@ def one_line(text: str, limit: int = 998) -> str:
     return cleaned[:limit]
 
 
+_SPECIALS_RE = re.compile(r'[()<>\[\]:;@\\,."]+')
+
+
 def display_name(text: str) -> str:
-    """A display name safe to put in a From/To header: one line, no address syntax tricks."""
+    """A display name safe in a From/To header: one line of atoms, at most 64 characters.
+
+    RFC 5322 specials are replaced by spaces (so the name never needs quoting, which the
+    stdlib may drop when it folds a long name) and a literal `=?` is broken up (so no
+    mail client decodes it into something else).
+    """
     name = unicodedata.normalize("NFC", one_line(text, 200))
-    return name.replace("<", "").replace(">", "").replace('"', "").replace("\\", "")
+    name = _SPECIALS_RE.sub(" ", name).replace("=?", "= ?")
+    return re.sub(r"\s+", " ", name).strip()[:64].strip()
+
+
+def header_text(text: str, limit: int = 900) -> str:
+    """Unstructured header text (a Subject): one line, no literal encoded-word opener."""
+    return one_line(text, limit).replace("=?", "= ?")
 
 
 def addresses_in(msg: EmailMessage, header: str) -> list[tuple[str, str]]:
-    """(display name, address) pairs of a header; entries that fail the guard are skipped."""
+    """(display name, address) pairs of a header; entries that fail the guard are skipped.
+
+    The stdlib parser is only trusted where its result can be checked against the raw
+    header: a value it flags as defective is refused whole (CVE-2023-27043 shapes such as
+    `a@x.org)<b@y.org>`), and an address must appear literally in the raw text, so
+    comments, quoting and line breaks inside an address cannot smuggle another one in.
+    """
     found: list[tuple[str, str]] = []
-    for value in msg.get_all(header, []) or []:
-        found.extend(_parse_header_value(str(value)))
+    for name, raw in msg.raw_items():
+        if name.lower() == header.lower() and isinstance(raw, str):
+            found.extend(_parse_header_value(raw))
     return found
 
 
-def _parse_header_value(value: str) -> list[tuple[str, str]]:
-    try:
-        from email.headerregistry import HeaderRegistry
+_FOLD = re.compile(r"\r?\n(?=[ \t])")
 
-        parsed = HeaderRegistry()("to", value)
+
+def _parse_header_value(raw: str) -> list[tuple[str, str]]:
+    from email.headerregistry import HeaderRegistry
+
+    unfolded = _FOLD.sub("", raw)
+    if "\r" in unfolded or "\n" in unfolded:
+        return []  # a bare line break inside one header value: never an address
+    try:
+        parsed = HeaderRegistry()("to", unfolded)
+        if parsed.defects:
+            return []
         candidates = [(a.display_name, a.addr_spec) for a in parsed.addresses]
-    except Exception:
-        candidates = []
+    except Exception:  # noqa: BLE001 - e.g. a display name that decodes to CR/LF
+        candidates = _angle_addresses(unfolded)
+    literal = unfolded.lower()
     pairs: list[tuple[str, str]] = []
     for name, spec in candidates:
         address = normalise_address(spec)
-        if address is not None:
-            pairs.append((display_name(name or ""), address))
+        if address is not None and address in literal:
+            pairs.append((one_line(name or "", 200), address))
     return pairs
+
+
+def _angle_addresses(value: str) -> list[tuple[str, str]]:
+    """Last resort for a header the parser refuses: one `<addr>`, without its display name."""
+    found = re.findall(r"<([^<>\s]+)>", value)
+    return [("", found[0])] if len(found) == 1 else []
 
 
 def format_address(name: str, address: str) -> str:

@@ -22,6 +22,7 @@ from maildesk import db, logs
 from maildesk.business_hours import BusinessCalendar
 from maildesk.clock import system_now
 from maildesk.config import Config
+from maildesk.inbound.imap import start_all
 from maildesk.inbound.smtp import IntakeHandler, controller
 from maildesk.inbound.worker import Worker
 from maildesk.models import queue_counters, settings
@@ -117,6 +118,7 @@ def run(config: Config, clock: Callable[[], datetime] = system_clock) -> int:
     handler = IntakeHandler(services.engine, config, clock, on_stored=lambda _id: wake.set())
     smtp = controller(handler, config)
     smtp.start()
+    mailboxes = start_all(config.imap, services, clock, stop)
     logs.decision(
         log,
         action="started",
@@ -152,6 +154,8 @@ def run(config: Config, clock: Callable[[], datetime] = system_clock) -> int:
         scheduler.shutdown(wait=True)
         send_wake.set()
         sending.join()
+        for mailbox in mailboxes:
+            mailbox.join(timeout=max((a.timeout_seconds for a in config.imap), default=1) + 5)
         smtp.stop()
         services.engine.dispose()
         logs.decision(log, action="stopped")
@@ -173,7 +177,7 @@ def loop(
             while step(clock()) and not stop.is_set():
                 if then is not None:
                     then.set()
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - e.g. database down: keep the daemon alive, retry later
             logs.decision(
                 log,
                 logging.ERROR,
@@ -200,7 +204,7 @@ def start_scheduler(services: Services, clock: Callable[[], datetime]):
     def job() -> None:
         try:
             result = tick(services, clock())
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - tick is idempotent: the next run retries
             logs.decision(
                 log, logging.ERROR, action="tick-error", reason=f"{type(exc).__name__}: {exc}"
             )

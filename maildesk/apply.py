@@ -299,7 +299,8 @@ def _append(
 ) -> None:
     _add_participants(conn, ticket_id, effect.participants, first_is_requester=False)
     _insert_message(conn, ticket_id, inbound_id, effect.message, now)
-    conn.execute(update(tickets).where(tickets.c.id == ticket_id).values(updated_at=now))
+    if not effect.message.automatic:  # an auto-reply is no activity on the ticket
+        conn.execute(update(tickets).where(tickets.c.id == ticket_id).values(updated_at=now))
 
 
 def _insert_message(

@@ -79,6 +79,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_outbox_commands(sub)
 
+    imap = sub.add_parser("imap", help="IMAP mailboxes: check one")
+    isub = imap.add_subparsers(dest="imap_command", required=True, metavar="ACTION")
+    icheck = isub.add_parser("check", help="log in, list the folders, say what is wrong")
+    icheck.add_argument("name", metavar="NAME", help="the [[imap]] name")
+    icheck.set_defaults(handler=_imap_check)
+
     check = sub.add_parser(
         "check-config", help="validate the configuration and templates, then exit"
     )
@@ -163,7 +169,7 @@ def _ingest(args: argparse.Namespace, config: config_module.Config) -> int:
 
     try:
         services = build(config)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - the MTA must keep the mail and retry (exit 75)
         print(f"maildesk: cannot open the database: {exc}", file=sys.stderr)
         return EX_TEMPFAIL
     now = args.now or datetime.now(UTC)
@@ -179,7 +185,7 @@ def _ingest(args: argparse.Namespace, config: config_module.Config) -> int:
             inbound_id = store(
                 services.engine, raw, source="ingest", now=now, rcpt_tos=tuple(args.rcpt)
             )
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - not stored: temporary failure (exit 75)
             print(f"maildesk: {name}: could not store the message: {exc}", file=sys.stderr)
             return EX_TEMPFAIL
         result = services.worker.process(inbound_id, now)
@@ -304,6 +310,23 @@ def _outbox_flush(args: argparse.Namespace, config: config_module.Config) -> int
     return 0
 
 
+def _imap_check(args: argparse.Namespace, config: config_module.Config) -> int:
+    from maildesk.inbound.imap import check
+
+    accounts = {a.name: a for a in config.imap}
+    if args.name not in accounts:
+        known = ", ".join(accounts) or "none configured"
+        print(
+            f"maildesk: no [[imap]] mailbox named {args.name!r} (mailboxes: {known})",
+            file=sys.stderr,
+        )
+        return 2
+    ok, lines = check(accounts[args.name])
+    for line in lines:
+        print(line)
+    return 0 if ok else 1
+
+
 def _check_config(args: argparse.Namespace, config: config_module.Config) -> int:
     queues = ", ".join(
         f"{q.name} ({q.key_prefix}: {', '.join(q.addresses)})" for q in config.queues
@@ -312,7 +335,7 @@ def _check_config(args: argparse.Namespace, config: config_module.Config) -> int
         from maildesk.app import load_templates
 
         templates = load_templates(config)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - report any template problem plainly
         print(f"maildesk: template error: {exc}", file=sys.stderr)
         return 2
     print(f"configuration OK: {config.source}")
@@ -321,6 +344,11 @@ def _check_config(args: argparse.Namespace, config: config_module.Config) -> int
     print(f"  smtp listener: {config.smtp.host}:{config.smtp.port}")
     print(f"  queues: {queues}")
     print(f"  staff: {', '.join(config.staff.addresses) or '(none)'}")
+    for account in config.imap:
+        print(
+            f"  imap {account.name}: {account.username}@{account.host}:{account.port} "
+            f"({account.tls}) {account.folder} -> {account.processed_folder}"
+        )
     return 0
 
 

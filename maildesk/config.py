@@ -13,7 +13,7 @@ import zoneinfo
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from maildesk.addresses import normalise_address
 from maildesk.business_hours import BusinessHoursConfig
@@ -24,6 +24,9 @@ from maildesk.sla import DEFAULT_OBJECTIVES, Objective
 
 DEFAULT_DB_URL = "sqlite:///maildesk.db"
 KEY_PREFIX_RE = re.compile(r"^[A-Z][A-Z0-9]{1,9}$")
+if TYPE_CHECKING:
+    from maildesk.inbound.imap_config import ImapAccount
+
 LANGUAGES = ("fr", "de", "en")
 SECTIONS = (
     "database",
@@ -39,6 +42,7 @@ SECTIONS = (
     "business_hours",
     "sla",
     "scheduler",
+    "imap",
 )
 QUEUE_NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 
@@ -150,6 +154,7 @@ class Config:
     business_hours: BusinessHoursConfig = field(default_factory=BusinessHoursConfig)
     sla: SlaConfig = field(default_factory=SlaConfig)
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
+    imap: tuple[ImapAccount, ...] = ()
     source: str = "(embedded defaults)"
 
     def queue_for_address(self, address: str) -> Queue | None:
@@ -198,6 +203,7 @@ def load(path: str | os.PathLike[str] | None = None) -> Config:
 
 def from_mapping(data: dict[str, Any], source: str = "(mapping)") -> Config:
     reader = _Reader(data)
+    queues = _queues(reader.data.pop("queues", None))
     config = Config(
         database=reader.section("database", DatabaseConfig, {"url": _url}),
         smtp=reader.section(
@@ -221,7 +227,7 @@ def from_mapping(data: dict[str, Any], source: str = "(mapping)") -> Config:
                 "auto_replies_per_hour": _positive_int,
             },
         ),
-        queues=_queues(reader.data.pop("queues", None)),
+        queues=queues,
         staff=reader.section(
             "staff",
             StaffConfig,
@@ -251,6 +257,7 @@ def from_mapping(data: dict[str, Any], source: str = "(mapping)") -> Config:
         business_hours=_business_hours(reader.data.pop("business_hours", {}), data),
         sla=_sla(reader.data.pop("sla", {})),
         scheduler=reader.section("scheduler", SchedulerConfig, {"tick_seconds": _positive_float}),
+        imap=_imap(reader.data.pop("imap", []), queues),
         source=source,
     )
     r = config.reminders
@@ -364,6 +371,13 @@ def _objective(key: str, raw: Any, default: Objective) -> Objective:
         return Objective(timedelta(hours=first), timedelta(hours=resolution))
     except ValueError as exc:
         raise ConfigError(f"{key}: {exc}") from None
+
+
+def _imap(raw: Any, queues: tuple[Queue, ...]) -> tuple[ImapAccount, ...]:
+    # Imported here: imap_config raises this module's ConfigError (a cycle at import time).
+    from maildesk.inbound.imap_config import accounts_from
+
+    return accounts_from(raw, queues=[q.name for q in queues])
 
 
 def _quality(raw: Any) -> QualityConfig:

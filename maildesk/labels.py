@@ -98,7 +98,7 @@ LABELS: Mapping[str, Mapping[str, Mapping[str, str]]] = {
     },
     # Service-level objectives and their state, shown to consultants in SLA warnings.
     "objective": {
-        "response": {"fr": "Délai de réponse", "de": "Reaktionszeit", "en": "Response time"},
+        "first_response": {"fr": "Délai de réponse", "de": "Reaktionszeit", "en": "Response time"},
         "resolution": {"fr": "Délai de résolution", "de": "Lösungszeit", "en": "Resolution time"},
     },
     "sla_state": {

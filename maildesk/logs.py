@@ -26,10 +26,15 @@ def setup(level: str = "INFO") -> None:
 def escape(value: object) -> str:
     text = str(value)
     escaped = text.replace("\\", "\\\\").replace('"', '\\"')
-    escaped = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", escaped)
+    escaped = _CONTROL.sub(_escape_char, escaped)
     if escaped == "" or escaped != text or _NEEDS_QUOTES.search(escaped):
         return f'"{escaped}"'
     return escaped
+
+
+def _escape_char(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
 
 
 def line(**fields: object) -> str:

@@ -13,6 +13,7 @@ from sqlalchemy import Engine, select
 
 from maildesk import status as st
 from maildesk.apply import SYSTEM, apply_effects, record_event, update_details
+from maildesk.clock import utc
 from maildesk.config import Config
 from maildesk.effects import MarkFirstResponse, UpdateDetails
 from maildesk.inbound.assess import QualityConfig
@@ -52,6 +53,7 @@ def set_fields(
     now: datetime,
 ) -> tuple[str, ...]:
     """Set fields by hand; return what is still missing."""
+    now = utc(now)
     with engine.begin() as conn:
         row = conn.execute(
             select(tickets.c.id, ticket_details.c.fields, ticket_details.c.missing_fields)
@@ -88,6 +90,7 @@ def change(
     services: Services, key: str, wanted: Change, actor: str | None, now: datetime
 ) -> tuple[str, ...]:
     """Apply a status/criticality/type/assignee change; return the kinds of effects written."""
+    now = utc(now)
     with services.engine.begin() as conn:
         ticket = SqlView(conn).ticket_by_key(key)
         if ticket is None:

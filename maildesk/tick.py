@@ -10,12 +10,14 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from maildesk import reminders, sla_watch
+from maildesk.clock import utc
 
 if TYPE_CHECKING:
     from maildesk.app import Services
 
 
 def tick(services: Services, now: datetime) -> dict[str, Any]:
+    now = utc(now)  # SQLite keeps no offset: every stored instant is UTC
     done = reminders.run(services.engine, services.config, services.notifier, now)
     warned = sla_watch.run(
         services.engine, services.config, services.calendar, services.notifier, now

@@ -13,6 +13,7 @@ from types import MappingProxyType
 from typing import Any
 
 from maildesk.inbound import fields as extract
+from maildesk.inbound import signals
 from maildesk.inbound.fields import Attachment
 from maildesk.inbound.subject import SubjectVerdict, judge_subject
 
@@ -103,7 +104,7 @@ class Assessment:
 
 
 def detect_language(text: str) -> str:
-    """ "fr", "de" or "en" by counting common words; French when unsure (the desk's default)."""
+    """Guess "fr", "de" or "en" by counting common words; French when unsure (the default)."""
     words = [w.casefold() for w in _WORD.findall(text)]
     scores = {lang: sum(w in stops for w in words) for lang, stops in _STOP_WORDS.items()}
     # max() keeps the first of equal scores, and French comes first.
@@ -116,31 +117,38 @@ def assess(
     attachments: Sequence[Attachment] = (),
     config: QualityConfig | None = None,
 ) -> Assessment:
+    """Everything the desk needs to know about a new request, from its subject, text and files."""
     config = config or QualityConfig()
     fresh = extract.fresh_text(text)
-    labelled = extract.labelled_values(fresh)
-    criticality = extract.find_criticality(labelled.get("criticality"))
-    found = {
-        "version": extract.find_version(labelled.get("version"), fresh),
-        "company": labelled.get("company"),
-        "contact": extract.find_contact(labelled.get("contact"), fresh),
-        "phone": extract.find_phone(fresh),
-        "type": extract.find_type(labelled.get("type"), fresh),
-        "criticality": criticality or "medium",
-        "error_message": _yes_no(extract.has_error_message(fresh)),
-        "screenshots": _yes_no(
-            extract.has_screenshots(fresh, attachments, config.min_screenshot_bytes)
-        ),
-        "steps": _yes_no(extract.has_steps(fresh)),
-    }
-    values = {key: value for key, value in found.items() if value}
+    values, criticality_given = _read_fields(fresh, attachments, config)
     return Assessment(
         fields=values,
         missing=tuple(key for key in config.required_fields if _absent(values, key)),
         subject=judge_subject(subject, config),
         language=detect_language(f"{subject}\n{fresh if fresh.strip() else text}"),
-        criticality_defaulted=criticality is None,
+        criticality_defaulted=not criticality_given,
     )
+
+
+def _read_fields(
+    fresh: str, attachments: Sequence[Attachment], config: QualityConfig
+) -> tuple[dict[str, str], bool]:
+    """The found fields (with defaults for type and criticality), and whether one was stated."""
+    labelled = extract.labelled_values(fresh)
+    criticality = signals.find_criticality(labelled.get("criticality"))
+    screenshots = signals.has_screenshots(fresh, attachments, config.min_screenshot_bytes)
+    found = {
+        "version": extract.find_version(labelled.get("version"), fresh),
+        "company": labelled.get("company"),
+        "contact": extract.find_contact(labelled.get("contact"), fresh),
+        "phone": extract.find_phone(fresh),
+        "type": signals.find_type(labelled.get("type"), fresh),
+        "criticality": criticality or "medium",
+        "error_message": _yes_no(signals.has_error_message(fresh)),
+        "screenshots": _yes_no(screenshots),
+        "steps": _yes_no(signals.has_steps(fresh)),
+    }
+    return {key: value for key, value in found.items() if value}, criticality is not None
 
 
 def merge_reply(

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from maildesk import status as st
 from maildesk.addresses import normalise_address
 
-_LINE = re.compile(r"^#\s*([a-zA-ZéèÉ_-]+)\b[ \t:]*(.*)$")
+_LINE = re.compile(r"^#\s*([^\W\d_][\w-]*)[ \t:]*(.*)$")
 ALIASES = {
     "status": "status",
     "statut": "status",

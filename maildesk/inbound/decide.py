@@ -47,7 +47,11 @@ def decide(draft: Draft, ctx: Context) -> Draft:
         return _create(draft, ctx, people, threading.linked_to, link)
     if draft.parsed.sender in ctx.config.staff.addresses:
         trusted, why = staff_verdict(
-            draft.parsed, ctx.ids, ctx.config.staff.addresses, ctx.config.staff.trusted_authserv_ids
+            draft.parsed,
+            ctx.ids,
+            ctx.config.staff.addresses,
+            ctx.config.staff.trusted_authserv_ids,
+            ctx.view.recipient_of,
         )
         if trusted:
             return staff_reply(draft.note("trust", "staff", why), ctx, ticket)

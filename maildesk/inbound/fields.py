@@ -1,5 +1,4 @@
-"""Read what a support request says about itself: version, company, contact, phone, type,
-criticality, and whether it carries an error message, steps and screenshots.
+"""Read the facts a support request states: version, company, contact person and phone.
 
 Only the customer's own new text counts (quoted history is cut off first); this module never
 decides whether a request is complete, it only reports what it found.
@@ -10,20 +9,12 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
-from collections.abc import Sequence
-from dataclasses import dataclass
 
+from maildesk.inbound.parse import Attachment  # noqa: F401 - one Attachment type for all
 from maildesk.inbound.subject import fold
 
 MAX_VALUE_CHARS = 200
 MAX_TEXT_CHARS = 100_000
-
-
-@dataclass(frozen=True)
-class Attachment:
-    filename: str
-    content_type: str
-    size: int
 
 
 _M = re.IGNORECASE | re.MULTILINE
@@ -137,6 +128,10 @@ def fresh_text(text: str) -> str:
     return "\n".join(line for line in text.split("\n") if not line.lstrip().startswith(">"))
 
 
+def is_label_line(line: str) -> bool:
+    return bool(_LABEL_LINE.match(line))
+
+
 def labelled_values(text: str) -> dict[str, str]:
     """First value of each known "Label : value": whole lines first, then inside sentences."""
     lines = text.split("\n")
@@ -197,125 +192,3 @@ def find_contact(labelled: str | None, text: str) -> str | None:
         if _NAME.match(name) and not _LEGAL_FORM.search(name) and len(name) <= 60:
             return clean_value(name)
     return None
-
-
-def has_screenshots(text: str, attachments: Sequence[Attachment], min_bytes: int) -> bool:
-    """Images big enough to be a screen capture; small ones are signature logos."""
-    small: set[str] = set()
-    for attachment in attachments:
-        if _is_image(attachment):
-            if attachment.size >= min_bytes:
-                return True
-            small.add(attachment.filename.strip().casefold())
-    for match in _INLINE_IMAGE.finditer(text):
-        name = next(group for group in match.groups() if group is not None)
-        if name.strip().casefold() not in small:
-            return True
-    return False
-
-
-_IMAGE_NAME = re.compile(r"\.(?:png|jpe?g|gif|bmp|tiff?|webp)$", re.IGNORECASE)
-_INLINE_IMAGE = re.compile(
-    r"\[cid:([^\]@\s]{1,200})[^\]\n]{0,200}\]|\[image:\s*([^\]\n]{0,200})\]"
-    r"|<<([^<>\n]{1,200}\.(?:png|jpe?g|gif|bmp))>>"
-    r"|!\[[^\]\n]{0,200}\]\(([^)\n]{1,200})\)",
-    re.IGNORECASE,
-)
-
-
-def _is_image(attachment: Attachment) -> bool:
-    kind = attachment.content_type.strip().lower()
-    return kind.startswith("image/") or (
-        kind in ("", "application/octet-stream") and bool(_IMAGE_NAME.search(attachment.filename))
-    )
-
-
-# Criticality words, most severe first so "très haute" is not read as something lower.
-_CRITICALITY_WORDS = (
-    ("critical", r"critique|kritisch|critical|bloquant|blocker|p1"),
-    ("high", r"haute?|[ée]lev[ée]e?|hoch|high|major|urgent|dringend|p2"),
-    ("medium", r"moyenne?|mittel|medium|normale?|p3"),
-    ("low", r"basse?|faible|niedrig|gering|low|minor|p4"),
-)
-_FLEX = re.compile(
-    r"\b(?:solde|contrat|compte)\s+flex\b|\bsolva[\s-]?flex\b|\bflex[\s-]?(?:guthaben|vertrag"
-    r"|saldo|kontingent)\b|\bflex\s+(?:balance|contract|credit)\b",
-    re.IGNORECASE,
-)
-_PATCH = re.compile(
-    r"\b(?:d[ée]ployer|installer|passer|appliquer|livrer)\s+(?:(?:le|la|les|un|une|des|du|ce"
-    r"|ces|cet|notre|nos)\s+|l['’]\s*)?(?:correctifs?|patch(?:s|es)?|hotfix)\b"
-    r"|\bpatch(?:es|s)?\s+(?:einspielen|installieren|aufspielen|deployen|ausrollen)\b"
-    r"|\b(?:einspielen|installation|installieren)\s+(?:des|der|eines|von)\s+(?:patch(?:es)?"
-    r"|hotfix|korrektur)\b"
-    r"|\b(?:deploy|install|apply|roll\s+out)\s+(?:(?:the|a|this|these|our)\s+)?"
-    r"(?:fix|fixes|patch|patches|hotfix)\b",
-    re.IGNORECASE,
-)
-_ERROR_LABEL = re.compile(
-    r"(?:message\s+d['’]\s?erreur|fehlermeldung|error\s+message|\berreur|\bfehler|\berror)"
-    r"(?:\s+suivante?)?\s*[:：]\s*(?P<value>[^\n]*)",
-    re.IGNORECASE,
-)
-_ERROR_QUOTED = re.compile(
-    r"(?:erreur|error|fehler\w*|message|meldung)\b[^\n]{0,60}?[«\"“„‹]\s*[^\n\"»”“›]{6,}",
-    re.IGNORECASE,
-)
-_ERROR_CODE = re.compile(
-    r"\b(?:ORA|TNS|PLS|SP2|IMP|EXP|RMAN|SQL)-\d{4,5}\b|\bSQLSTATE\b|\b0x8[0-9A-F]{7}\b"
-    r"|\b\w+Exception\b|\bException\b(?!\s+(?:de|faite|d['’]))"
-)
-_NEXT_LINE = re.compile(r"[\n ]*([^\n]*)")
-_NOTHING = frozenset({"aucun", "aucune", "neant", "keine", "keiner", "none", "n/a", "na", "-", "/"})
-_STEP_LINE = re.compile(r"^[ \t]*(?:(?:[ée]tape|schritt|step)\s*)?([12])\s*[.):-]\s+\S", _M)
-_STEPS = re.compile(
-    r"\b[ée]tapes\b|\bmarche [àa] suivre\b|\bpour reproduire\b|\bschritte\b|\bvorgehen(?:sweise)?\b"
-    r"|\bzum reproduzieren\b|\bsteps to reproduce\b|\b(?:following|these|the) steps\b|\bsteps\s*:"
-    r"|(?:^|\s)1[.)]\s+\S[^\n]{0,300}?\s2[.)]\s+\S"
-    r"|\w\s*(?:->|=>|→|>)\s*\w[^\n>]{0,40}(?:->|=>|→|>)\s*\w",
-    _M,
-)
-
-
-def find_criticality(labelled: str | None) -> str | None:
-    """Only an explicit "Priorité : haute" counts: "urgent" in a sentence is not a choice."""
-    if not labelled:
-        return None
-    value = fold(labelled)
-    for level, words in _CRITICALITY_WORDS:
-        if re.search(rf"\b(?:{words})\b", value):
-            return level
-    return None
-
-
-def find_type(labelled: str | None, text: str) -> str:
-    if labelled:
-        value = fold(labelled)
-        if "flex" in value:
-            return "solva_flex"
-        if re.search(r"patch|correctif|hotfix|\bfix\b", value):
-            return "patch"
-        if re.search(r"assistance|support|hilfe|help", value):
-            return "assistance"
-    # Billing on the Flex balance is an explicit instruction; it wins over a patch mention.
-    if _FLEX.search(text):
-        return "solva_flex"
-    if _PATCH.search(text):
-        return "patch"
-    return "assistance"
-
-
-def has_error_message(text: str) -> bool:
-    for match in _ERROR_LABEL.finditer(text):
-        value = fold(clean_value(match["value"])).strip(" .")
-        if not value:
-            after = _NEXT_LINE.match(text, match.end()).group(1)  # type: ignore[union-attr]
-            value = "" if _LABEL_LINE.match(after) else fold(clean_value(after))
-        if value and value not in _NOTHING and not value.startswith(("aucun", "kein", "no ")):
-            return True
-    return bool(_ERROR_QUOTED.search(text) or _ERROR_CODE.search(text))
-
-
-def has_steps(text: str) -> bool:
-    numbers = {match.group(1) for match in _STEP_LINE.finditer(text)}
-    return numbers == {"1", "2"} or bool(_STEPS.search(text))

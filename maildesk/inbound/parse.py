@@ -65,12 +65,16 @@ class Parsed:
     headers: dict[str, str]
     content_type: str
     text_body: str
-    html_body: str | None
+    html_body: str | None  # sanitised: what is stored and shown
     attachments: tuple[Attachment, ...]
     defects: tuple[str, ...]
     sha256: str
     hops: int = 0  # Received: headers, for hop-count loop detection
     # Message-IDs and recipients quoted inside the body (what a bounce says it is about).
+    # The HTML as received, for quote stripping only (never stored: it is not sanitised),
+    # and whether the text body had to be made from it (an HTML-only mail).
+    html_source: str | None = None
+    text_from_html: bool = False
     auth_results: tuple[str, ...] = ()  # Authentication-Results headers, topmost first
     quoted_message_ids: tuple[str, ...] = ()
     failed_recipients: tuple[str, ...] = ()
@@ -88,9 +92,9 @@ def parse(raw: bytes) -> Parsed:
     headers = {name: _header(msg, name) for name in KEPT_HEADERS if msg.get(name) is not None}
     own_ids = _ids(_header(msg, "message-id"))
     senders = addresses_in(msg, "from")
-    if msg.get("from") is not None and not senders:
+    if any(k.lower() == "from" for k in msg) and not senders:
         defects.append("unusable-from")
-    text, html, attachments = _bodies(msg, defects)
+    text, html, attachments, from_html = _bodies(msg, defects)
     return Parsed(
         message_id=f"<{own_ids[0]}>" if own_ids else f"<{sha[:32]}@maildesk.invalid>",
         message_id_synthesized=not own_ids,
@@ -105,7 +109,9 @@ def parse(raw: bytes) -> Parsed:
         headers=headers,
         content_type=msg.get_content_type(),
         text_body=text,
-        html_body=html,
+        html_body=sanitise_html(html) if html is not None else None,
+        html_source=html,
+        text_from_html=from_html,
         attachments=tuple(attachments),
         defects=tuple(dict.fromkeys(defects)),
         sha256=sha,
@@ -157,20 +163,23 @@ def _header(msg: EmailMessage, name: str) -> str:
     try:
         value = msg.get(name)
         text = "" if value is None else str(value)
-    except Exception:
-        raw = msg.get_all(name, failobj=[""])[0] if msg.get_all(name) else ""
-        text = _decode_raw(str(raw))
+    except Exception:  # noqa: BLE001 - the stdlib refuses it: decode the raw value ourselves
+        raws = [v for k, v in msg.raw_items() if k.lower() == name and isinstance(v, str)]
+        text = _decode_raw(raws[0]) if raws else ""
     return one_line(text)
 
 
 def _decode_raw(raw: str) -> str:
     try:
         return str(make_header(decode_header(raw)))
-    except Exception:
+    except Exception:  # noqa: BLE001 - undecodable: keep the literal text
         return raw
 
 
-def _bodies(msg: EmailMessage, defects: list[str]) -> tuple[str, str | None, list[Attachment]]:
+def _bodies(
+    msg: EmailMessage, defects: list[str]
+) -> tuple[str, str | None, list[Attachment], bool]:
+    """(text, HTML as received, attachments, whether the text was made from the HTML)."""
     texts: list[str] = []
     htmls: list[str] = []
     attachments: list[Attachment] = []
@@ -188,9 +197,10 @@ def _bodies(msg: EmailMessage, defects: list[str]) -> tuple[str, str | None, lis
     # NUL is legal in mail but not in a PostgreSQL text column: keep it visible, not fatal.
     html = "\n".join(htmls).replace("\x00", "\ufffd") if htmls else None
     text = "\n".join(texts).replace("\x00", "\ufffd").strip() if texts else ""
-    if not text and html:
-        text = html_text(html)
-    return text, sanitise_html(html) if html is not None else None, attachments
+    from_html = not text and bool(html)
+    if from_html:
+        text = html_text(html or "")
+    return text, html, attachments, from_html
 
 
 def _leaves(msg: EmailMessage, defects: list[str]):
@@ -198,14 +208,14 @@ def _leaves(msg: EmailMessage, defects: list[str]):
         for part in msg.walk():
             if not part.is_multipart() and part.get_content_type() != "message/rfc822":
                 yield part
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - broken MIME tree: keep what was read
         defects.append(f"broken-mime:{type(exc).__name__}")
 
 
 def _payload_bytes(part: EmailMessage, defects: list[str]) -> bytes:
     try:
         payload = part.get_payload(decode=True)
-    except Exception:
+    except Exception:  # noqa: BLE001 - a payload the stdlib cannot decode is a defect
         defects.append("undecodable-payload")
         return b""
     return payload if isinstance(payload, bytes) else b""

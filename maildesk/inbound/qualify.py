@@ -11,8 +11,6 @@ from typing import TYPE_CHECKING
 
 from maildesk.effects import Notify, RecordEvent, UpdateDetails
 from maildesk.inbound.assess import Assessment, assess, merge_reply
-from maildesk.inbound.fields import Attachment as QualityAttachment
-from maildesk.inbound.quotes import strip_reply
 from maildesk.labels import label
 
 if TYPE_CHECKING:
@@ -22,8 +20,9 @@ if TYPE_CHECKING:
 
 def assessment(draft: Draft, ctx: Context, text: str | None = None) -> Assessment:
     p = draft.parsed
-    files = [QualityAttachment(a.filename, a.content_type, a.size) for a in p.attachments]
-    return assess(p.subject, p.text_body if text is None else text, files, ctx.config.quality)
+    return assess(
+        p.subject, p.text_body if text is None else text, p.attachments, ctx.config.quality
+    )
 
 
 def details(found: Assessment) -> tuple[tuple[str, object], ...]:
@@ -51,7 +50,7 @@ def on_reply(draft: Draft, ctx: Context, ticket: TicketRef) -> tuple[tuple, Draf
     """Merge fields a customer's reply supplies; confirm once what was received."""
     if not ticket.missing_fields:
         return (), draft
-    reply = assessment(draft, ctx, strip_reply(draft.parsed.text_body))
+    reply = assessment(draft, ctx)  # assess cuts quoted history itself; signatures count
     merged, still, supplied = merge_reply(
         dict(ticket.fields), ticket.missing_fields, reply, ctx.config.quality
     )

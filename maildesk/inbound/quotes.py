@@ -350,7 +350,7 @@ def _html_text(html: str, *, mark_quotes: bool) -> str:
     try:
         collector.feed(html if isinstance(html, str) else "")
         collector.close()
-    except Exception:  # noqa: S110 - malformed markup: what was read so far is still valid
+    except Exception:  # noqa: BLE001, S110 - malformed HTML: keep the text read so far
         pass
     lines = "".join(collector.parts).replace("\xa0", " ").split("\n")
     out: list[str] = []

@@ -68,7 +68,7 @@ class IntakeHandler:
             inbound_id = await asyncio.get_running_loop().run_in_executor(
                 None, self._store, bytes(raw), envelope.mail_from or "", tuple(envelope.rcpt_tos)
             )
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - storage failed: the sender must retry (451)
             logs.decision(
                 log,
                 logging.ERROR,

@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlalchemy import Engine, insert
 
 from maildesk import logs
+from maildesk.clock import utc
 from maildesk.models import inbound
 
 log = logging.getLogger("maildesk.intake")
@@ -29,6 +30,7 @@ def store(
     source_key: str | None = None,
 ) -> int:
     """Commit the raw message; return its spool id. Raises on any storage failure."""
+    now = utc(now)  # SQLite keeps no offset: every stored instant is UTC
     sha = hashlib.sha256(raw).hexdigest()
     with engine.begin() as conn:
         inbound_id = conn.execute(

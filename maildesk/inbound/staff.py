@@ -24,9 +24,10 @@ if TYPE_CHECKING:
 
 def staff_reply(draft: Draft, ctx: Context, ticket: TicketRef) -> Draft:
     p = draft.parsed
-    new_text = strip_reply(p.text_body) if p.text_body.strip() else ""
-    if not new_text and p.html_body:
-        new_text = strip_reply_html(p.html_body)
+    if p.text_from_html and p.html_source:
+        new_text = strip_reply_html(p.html_source)  # the quote markers live in the HTML
+    else:
+        new_text = strip_reply(p.text_body)
     given = commands.parse(new_text, p.sender)
     if given.errors:
         return _refuse(draft, ticket, given.errors)

@@ -34,7 +34,7 @@ _PREFIX = re.compile(
 _TICKET_TAG = re.compile(r"\[\s*(?:[A-Z][A-Z0-9]{1,9}-\d+|#?\d{3,})\s*\]", re.IGNORECASE)
 _BARE_TICKET = re.compile(
     r"^(?:(?:ticket|demande|request|anfrage|case|incident|r[ée]f[ée]rence|reference|r[ée]f"
-    r"|no|nr|n°|num[ée]ro|nummer)\.?[\s:#]*)*#?(?:[A-Z][A-Z0-9]{1,9}-)?\d{3,}\W*$",
+    r"|no|nr|n°|num[ée]ro|nummer)\.?[\s:#]*)*#?(?:[A-Z][A-Z0-9]{1,9}-\d+|\d{3,})\W*$",
     re.IGNORECASE,
 )
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060\ufeff]")

@@ -1,36 +1,56 @@
 """Is a mail from a staff address really from staff? A From header alone is easy to forge.
 
 Staff rights (relaying to customers, commands) need the mail to answer one of our signed
-Message-IDs (only staff received those notifications) and, where configured, a passing
-DKIM or DMARC verdict from our own receiving server (RFC 8601 Authentication-Results,
-the topmost one carrying a trusted authserv-id). Anything else is customer mail.
+Message-IDs that was sent to a consultant (a customer answering their own acknowledgement
+does not qualify) and, where configured, a passing DKIM or DMARC verdict for the
+sender's own domain from our receiving server (RFC 8601 Authentication-Results, from a
+trusted authserv-id). Anything else is customer mail.
 """
 
 from __future__ import annotations
 
-import re
+from collections.abc import Callable
 
+from maildesk.addresses import domain_of
 from maildesk.inbound.parse import Parsed
 from maildesk.msgid import MessageIds
 
-_PASS = re.compile(r"\b(dkim|dmarc)\s*=\s*pass\b", re.IGNORECASE)
-
 
 def staff_verdict(
-    parsed: Parsed, ids: MessageIds, staff: tuple[str, ...], authserv_ids: tuple[str, ...]
+    parsed: Parsed,
+    ids: MessageIds,
+    staff: tuple[str, ...],
+    authserv_ids: tuple[str, ...],
+    recipient_of: Callable[[str], str | None],
 ) -> tuple[bool, str]:
     """(trusted, why) for a mail whose sender is a staff address."""
     if parsed.sender not in staff:
         return False, "not a staff address"
     refs = (*parsed.in_reply_to, *parsed.references)
-    if not any(ids.ticket_key(ref) for ref in refs):
-        return False, "no signed Message-ID of ours in References/In-Reply-To"
+    answered = [r for r in refs if ids.ticket_key(r) and recipient_of(r) in staff]
+    if not answered:
+        return False, "does not answer a notification we sent to staff"
     if not authserv_ids:
-        return True, "answers our signed Message-ID"
+        return True, f"answers our staff notification {answered[0]}"
+    domain = domain_of(parsed.sender)
     for header in parsed.auth_results:
-        authserv = header.split(";", 1)[0].strip().split()[0].lower() if header.strip() else ""
-        if authserv in authserv_ids:
-            if _PASS.search(header):
-                return True, f"signed reference and {authserv} reports dkim/dmarc pass"
-            return False, f"{authserv} reports no dkim/dmarc pass"
+        authserv, _, results = header.partition(";")
+        if authserv.strip().split()[:1] and authserv.split()[0].lower() in authserv_ids:
+            if passes(results, domain):
+                return True, f"answers our staff notification; {authserv.split()[0]} passes"
+            return False, f"{authserv.split()[0]} reports no dkim/dmarc pass for {domain}"
     return False, "no Authentication-Results from a trusted authserv-id"
+
+
+def passes(results: str, domain: str) -> bool:
+    """A dkim=pass signed by `domain` (header.d) or a dmarc=pass for it (header.from)."""
+    for result in results.split(";"):
+        words = result.strip().lower().split()
+        if not words:
+            continue
+        props = dict(w.split("=", 1) for w in words[1:] if "=" in w)
+        if words[0] == "dkim=pass" and props.get("header.d") == domain:
+            return True
+        if words[0] == "dmarc=pass" and props.get("header.from") == domain:
+            return True
+    return False

@@ -39,6 +39,7 @@ class View(Protocol):
     def automatic_count_since(self, recipient: str, since: datetime) -> int: ...
     def notification(self, message_id: str) -> tuple[str, str | None] | None: ...
     def last_notification_to(self, recipient: str) -> str | None: ...
+    def recipient_of(self, message_id: str) -> str | None: ...
 
 
 class SqlView:
@@ -87,6 +88,12 @@ class SqlView:
             .where(outbox.c.message_id == message_id)
         ).first()
         return (row[0], row[1]) if row else None
+
+    def recipient_of(self, message_id: str) -> str | None:
+        """Who one of our notifications was sent to (None when it is not ours)."""
+        return self.conn.execute(
+            select(outbox.c.recipient).where(outbox.c.message_id == message_id)
+        ).scalar()
 
     def last_notification_to(self, recipient: str) -> str | None:
         return self.conn.execute(

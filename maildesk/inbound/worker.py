@@ -12,10 +12,11 @@ import traceback
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, or_, select, update
+from sqlalchemy import Connection, Engine, or_, select, update
 
 from maildesk import logs
 from maildesk.apply import apply, record_trace
+from maildesk.clock import utc
 from maildesk.config import Config
 from maildesk.effects import Decision
 from maildesk.inbound.parse import parse
@@ -72,12 +73,13 @@ class Worker:
 
     def process(self, inbound_id: int, now: datetime, *, force: bool = False) -> Result:
         """Process one spooled message; `force` ignores the retry delay (for `ingest`)."""
+        now = utc(now)
         attempts = self._claim(inbound_id, now, force)
         if attempts is None:
             return Result(inbound_id, "busy", None, None, "claimed elsewhere or already done")
         try:
             return self._run(inbound_id, now)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any fault: count the attempt, keep the mail
             return self._failed(inbound_id, attempts, exc, now)
 
     def _claim(self, inbound_id: int, now: datetime, force: bool) -> int | None:
@@ -141,16 +143,29 @@ class Worker:
         else:
             values["next_attempt_at"] = now + timedelta(seconds=30 * 2 ** (attempts - 1))
         with self.engine.begin() as conn:
+            message_id = self._message_id(conn, inbound_id)
+            values["message_id"] = message_id
             conn.execute(update(inbound).where(inbound.c.id == inbound_id).values(**values))
             action = "quarantined" if final else "retry-later"
-            record_trace(conn, inbound_id, None, (Decision("worker", action, reason),), None, now)
+            trace = (Decision("worker", action, reason),)
+            record_trace(conn, inbound_id, message_id, trace, None, now)
         level = logging.ERROR if final else logging.WARNING
         logs.decision(
             log,
             level,
             inbound=inbound_id,
             attempt=attempts,
+            msgid=message_id,
             action="quarantined" if final else "retry",
             reason=error,
         )
-        return Result(inbound_id, "quarantined" if final else "retry", None, None, reason)
+        return Result(inbound_id, "quarantined" if final else "retry", None, message_id, reason)
+
+    @staticmethod
+    def _message_id(conn: Connection, inbound_id: int) -> str | None:
+        """The failed message's Message-ID, so `maildesk trace` finds the failure too."""
+        raw = conn.execute(select(inbound.c.raw).where(inbound.c.id == inbound_id)).scalar()
+        try:
+            return parse(raw).message_id if raw is not None else None
+        except Exception:  # noqa: BLE001 - the parse may be what failed
+            return None

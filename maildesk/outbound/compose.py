@@ -7,6 +7,7 @@ to prove that no extra header line appeared.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from email import policy
@@ -14,7 +15,7 @@ from email.message import EmailMessage
 from email.parser import BytesHeaderParser
 from email.utils import format_datetime
 
-from maildesk.addresses import format_address, one_line
+from maildesk.addresses import format_address, header_text, normalise_address, one_line
 from maildesk.outbound.render import Rendered
 
 # RFC 3834 §5: "auto-replied" answers a message; "auto-generated" is mail we start ourselves.
@@ -46,7 +47,7 @@ def compose(
     msg["From"] = format_address(headers.from_name, headers.from_address)
     msg["To"] = format_address(headers.to_name, headers.to_address)
     msg["Reply-To"] = format_address(headers.from_name, headers.reply_to)
-    msg["Subject"] = one_line(f"[{headers.ticket_key}] {rendered.subject}", 900)
+    msg["Subject"] = header_text(f"[{headers.ticket_key}] {rendered.subject}")
     msg["Date"] = format_datetime(now)
     msg["Message-ID"] = _msgid(headers.message_id)
     if headers.in_reply_to:
@@ -71,19 +72,25 @@ def compose(
         )
     msg["Content-Language"] = rendered.language  # after set_content, which resets Content-*
     raw = msg.as_bytes()
-    _check_headers(raw, msg)
+    _check_headers(raw, msg, headers.to_address)
     return raw
 
 
+_MSGID_RE = re.compile(r"^<[^<>\s@]{1,250}@[^<>\s@]{1,250}>$")
+
+
 def _msgid(value: str) -> str:
-    value = one_line(value, 500).strip()
-    if not (value.startswith("<") and value.endswith(">")) or any(c in value[1:-1] for c in "<> "):
+    value = one_line(value, 510).strip()
+    if not _MSGID_RE.match(value):
         raise ValueError(f"not a Message-ID: {value!r}")
     return value
 
 
-def _check_headers(raw: bytes, msg: EmailMessage) -> None:
-    """Parse our own output back: exactly the headers we set, nothing smuggled in."""
+def _check_headers(raw: bytes, msg: EmailMessage, to_address: str) -> None:
+    """Parse our own output back: exactly the headers we set, addressed to whom we meant."""
     parsed = BytesHeaderParser(policy=policy.default).parsebytes(raw)
     if sorted(k.lower() for k in parsed) != sorted(k.lower() for k in msg):
         raise ValueError("refusing to send: header structure changed during serialisation")
+    to = parsed["To"].addresses if parsed["To"] is not None else ()
+    if len(to) != 1 or normalise_address(to[0].addr_spec) != normalise_address(to_address):
+        raise ValueError("refusing to send: the To header does not name the recipient")

@@ -19,6 +19,7 @@ from pathlib import Path
 from sqlalchemy import Engine, and_, insert, or_, select, update
 
 from maildesk import logs
+from maildesk.clock import utc
 from maildesk.config import OutboundConfig
 from maildesk.models import events, outbox
 
@@ -44,6 +45,7 @@ class Sender:
         self.config = config
 
     def due(self, now: datetime, limit: int = 100) -> list[int]:
+        now = utc(now)
         with self.engine.connect() as conn:
             return list(
                 conn.execute(
@@ -55,6 +57,7 @@ class Sender:
         return [self.deliver(i, now) for i in self.due(now)]
 
     def deliver(self, outbox_id: int, now: datetime) -> Delivery:
+        now = utc(now)
         row = self._claim(outbox_id, now)
         if row is None:
             return Delivery(outbox_id, "busy", "claimed elsewhere or not due")

@@ -234,7 +234,7 @@ def sample_context(name: str, lang: str = "fr", *, minimal: bool = False) -> dic
         "close_after_days": 20,
         "old_ticket_key": "SUP-7",
         "supplied": {} if minimal else {label("field", "version", lang): "15.2.3"},
-        "objective": "response",
+        "objective": "first_response",
         "deadline": "2025-03-14 10:30",
         "state": "at_risk" if minimal else "breached",
         "errors": [] if minimal else ["#statut: unknown command"],

@@ -28,8 +28,9 @@ Tél. +41 31 555 01 23
 
 
 def ingest(services, raw: bytes):
-    inbound_id = store(services.engine, raw, source="ingest", now=NOW,
-                       rcpt_tos=("support@help.example",))
+    inbound_id = store(
+        services.engine, raw, source="ingest", now=NOW, rcpt_tos=("support@help.example",)
+    )
     return services.worker.process(inbound_id, NOW)
 
 
@@ -83,12 +84,23 @@ def test_incomplete_request_is_created_and_told_precisely_what_to_add(services):
 
 
 def test_german_and_english_requests_get_their_language(services):
-    ingest(services, message(subject="Fehler bei der Lohnabrechnung im Modul Personal",
-                             body="Guten Tag, die Lohnabrechnung bricht ab, wenn wir sie starten.",
-                             message_id="<de@acme.ch>"))
-    ingest(services, message(subject="Payroll export fails for the December run",
-                             body="Hello, the export stops with an error when we run it.",
-                             message_id="<en@acme.ch>", sender="Bob <bob@acme.ch>"))
+    ingest(
+        services,
+        message(
+            subject="Fehler bei der Lohnabrechnung im Modul Personal",
+            body="Guten Tag, die Lohnabrechnung bricht ab, wenn wir sie starten.",
+            message_id="<de@acme.ch>",
+        ),
+    )
+    ingest(
+        services,
+        message(
+            subject="Payroll export fails for the December run",
+            body="Hello, the export stops with an error when we run it.",
+            message_id="<en@acme.ch>",
+            sender="Bob <bob@acme.ch>",
+        ),
+    )
     bodies = [text_of(r.raw) for r in sent(services, "ack")]
     assert "Wir haben Ihre Anfrage erhalten" in bodies[0]
     assert "Version" in bodies[0]
@@ -97,9 +109,12 @@ def test_german_and_english_requests_get_their_language(services):
 
 def test_reply_supplying_missing_fields_is_merged_and_confirmed_once(services):
     ingest(services, message(body="La transmission échoue depuis ce matin.\nAnne"))
-    reply = message(subject="RE: [SUP-1] Erreur", message_id="<r1@acme.ch>",
-                    body="Version : 12.4\nSociété : Muster SA\nTél. 031 555 01 23\n\n"
-                    "> Pour que nous puissions traiter votre demande")
+    reply = message(
+        subject="RE: [SUP-1] Erreur",
+        message_id="<r1@acme.ch>",
+        body="Version : 12.4\nSociété : Muster SA\nTél. 031 555 01 23\n\n"
+        "> Pour que nous puissions traiter votre demande",
+    )
     assert ingest(services, reply).outcome == "appended"
     ticket = report.show_ticket(services.engine, "SUP-1")
     assert ticket["fields"]["version"] == "12.4"
@@ -111,8 +126,9 @@ def test_reply_supplying_missing_fields_is_merged_and_confirmed_once(services):
     assert "12.4" in text_of(confirmations[0].raw)
     assert "fields-supplied" in [e["kind"] for e in ticket["events"]]
 
-    again = message(subject="RE: [SUP-1] Erreur", message_id="<r2@acme.ch>",
-                    body="Version : 12.5 finalement")
+    again = message(
+        subject="RE: [SUP-1] Erreur", message_id="<r2@acme.ch>", body="Version : 12.5 finalement"
+    )
     assert ingest(services, again).outcome == "appended"
     assert len(sent(services, "info_received")) == 1  # nothing asked or confirmed twice
     assert report.show_ticket(services.engine, "SUP-1")["fields"]["version"] == "12.4"
@@ -120,8 +136,10 @@ def test_reply_supplying_missing_fields_is_merged_and_confirmed_once(services):
 
 def test_partial_reply_keeps_asking_only_what_is_still_missing(services):
     ingest(services, message(body="La transmission échoue.\nAnne"))
-    ingest(services, message(subject="RE: [SUP-1] Erreur", message_id="<r1@acme.ch>",
-                             body="Version 12.4.1"))
+    ingest(
+        services,
+        message(subject="RE: [SUP-1] Erreur", message_id="<r1@acme.ch>", body="Version 12.4.1"),
+    )
     ticket = report.show_ticket(services.engine, "SUP-1")
     assert ticket["missing_fields"] == ["company", "phone"]
     assert len(sent(services, "info_received")) == 1
@@ -129,9 +147,15 @@ def test_partial_reply_keeps_asking_only_what_is_still_missing(services):
 
 def test_staff_sets_a_field_by_hand(services, config):
     ingest(services, message(body="La transmission échoue.\nAnne"))
-    still = manage.set_fields(services.engine, config, "SUP-1",
-                              {"company": "Muster SA", "phone": "+41 31 555 01 23"},
-                              "consultant@help.example", "called the customer", NOW)
+    still = manage.set_fields(
+        services.engine,
+        config,
+        "SUP-1",
+        {"company": "Muster SA", "phone": "+41 31 555 01 23"},
+        "consultant@help.example",
+        "called the customer",
+        NOW,
+    )
     assert still == ("version",)
     ticket = report.show_ticket(services.engine, "SUP-1")
     assert ticket["fields"]["company"] == "Muster SA"

@@ -78,7 +78,7 @@ def test_ingest_files_and_stdin_print_one_json_object_each(db_url, tmp_path):
 
     trace = _run(["--config", str(cfg), "trace", "two@acme.ch"]).stdout.decode().splitlines()
     steps = [line.split(" step=")[1].split()[0] for line in trace]
-    assert steps == ["dedupe", "screen", "route", "thread", "decide"]
+    assert steps == ["dedupe", "screen", "route", "thread", "qualify", "decide"]
     assert "ticket=SUP-1" in trace[-1]
 
 

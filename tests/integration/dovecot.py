@@ -1,0 +1,73 @@
+"""The throw-away Dovecot that `.ci/dovecot.sh` starts: is it answering, and mailbox helpers.
+
+Users `desk1` and `desk2` (password `secret`) on 127.0.0.1:10143, plaintext on loopback.
+"""
+
+from __future__ import annotations
+
+import socket
+
+from imapclient import IMAPClient
+
+from maildesk.inbound.imap_config import ImapAccount, accounts_from
+
+HOST, PORT = "127.0.0.1", 10143
+PASSWORD = "secret"
+
+
+def dovecot_available() -> bool:
+    """True when something on 127.0.0.1:10143 greets like an IMAP server."""
+    try:
+        with socket.create_connection((HOST, PORT), timeout=2) as sock:
+            return sock.recv(100).startswith(b"* OK")
+    except OSError:
+        return False
+
+
+def client(user: str) -> IMAPClient:
+    imap = IMAPClient(HOST, port=PORT, ssl=False, timeout=10)
+    imap.login(user, PASSWORD)
+    return imap
+
+
+def reset(user: str) -> None:
+    """Empty INBOX and delete every other folder, so each test starts from nothing."""
+    with client(user) as imap:
+        for _flags, _sep, name in imap.list_folders():
+            if name != "INBOX":
+                imap.delete_folder(name)
+        imap.select_folder("INBOX")
+        uids = imap.search("ALL")
+        if uids:
+            imap.delete_messages(uids)
+            imap.expunge()
+
+
+def append(user: str, raw: bytes, folder: str = "INBOX") -> None:
+    with client(user) as imap:
+        imap.append(folder, raw)
+
+
+def messages(user: str, folder: str) -> list[tuple[bytes, tuple[bytes, ...]]]:
+    """(raw bytes, flags) of every message in `folder`; [] when the folder does not exist."""
+    with client(user) as imap:
+        if not imap.folder_exists(folder):
+            return []
+        imap.select_folder(folder, readonly=True)
+        found = imap.fetch(imap.search("ALL"), ["BODY.PEEK[]", "FLAGS"])
+        return [(data[b"BODY[]"], data[b"FLAGS"]) for _uid, data in sorted(found.items())]
+
+
+def account(user: str = "desk1", **overrides: object) -> ImapAccount:
+    """An account on the test server, built the way the configuration file builds it."""
+    values: dict[str, object] = {
+        "name": user,
+        "host": HOST,
+        "port": PORT,
+        "tls": "none",
+        "username": user,
+        "password": PASSWORD,
+        "poll_seconds": 300,
+    }
+    (built,) = accounts_from([values | overrides], queues=("support", "consulting"))
+    return built

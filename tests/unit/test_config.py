@@ -1,0 +1,200 @@
+"""Configuration: embedded defaults, a complete file, $MAILDESK_CONFIG, and every refusal.
+
+A wrong key or value must stop start-up with a ConfigError that names the key, so the
+admin knows which line of the file to fix.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from maildesk import config
+from maildesk.config import ConfigError
+
+FULL = """
+[database]
+url = "postgresql://maildesk@db.internal:5432/maildesk"
+
+[smtp]
+host = "0.0.0.0"
+port = 2526
+max_message_bytes = 10485760
+
+[outbound]
+host = "relay.internal"
+port = 587
+from_address = "Support@Help.Example"
+from_name = "Service clients"
+pickup_dir = "/var/spool/maildesk"
+
+[[queues]]
+name = "support"
+key_prefix = "SUP"
+addresses = ["support@help.example", "Aide@Help.Example"]
+
+[[queues]]
+name = "consulting"
+key_prefix = "CON"
+addresses = ["consulting@help.example"]
+
+[staff]
+addresses = ["Consultant@Help.Example"]
+
+[clock]
+timezone = "Europe/Zurich"
+
+[processing]
+max_attempts = 5
+poll_seconds = 0.5
+default_queue = "consulting"
+"""
+
+
+@pytest.fixture(autouse=True)
+def no_env(monkeypatch):
+    monkeypatch.delenv("MAILDESK_CONFIG", raising=False)
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "maildesk.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_embedded_defaults():
+    loaded = config.load()
+    assert loaded.source == "(embedded defaults)"
+    assert loaded.database.url == "sqlite:///maildesk.db"
+    assert (loaded.smtp.host, loaded.smtp.port) == ("127.0.0.1", 2525)
+    assert [(q.name, q.key_prefix) for q in loaded.queues] == [
+        ("support", "SUP"),
+        ("consulting", "CON"),
+    ]
+    assert loaded.default_queue.name == "support"
+    assert loaded.clock.timezone == "Europe/Zurich"
+    assert loaded.processing.max_attempts == 3
+    assert loaded.staff.addresses == ()
+
+
+def test_full_file(tmp_path):
+    path = write(tmp_path, FULL)
+    loaded = config.load(path)
+    assert loaded.source == str(path)
+    assert loaded.database.url == "postgresql+psycopg://maildesk@db.internal:5432/maildesk"
+    assert (loaded.smtp.host, loaded.smtp.port, loaded.smtp.max_message_bytes) == (
+        "0.0.0.0",
+        2526,
+        10485760,
+    )
+    assert loaded.outbound.from_address == "support@help.example"
+    assert (loaded.outbound.host, loaded.outbound.port) == ("relay.internal", 587)
+    assert loaded.outbound.from_name == "Service clients"
+    assert loaded.queue_for_address("AIDE@help.example").name == "support"
+    assert loaded.queue_for_address("consulting@help.example").key_prefix == "CON"
+    assert loaded.queue_for_address("stranger@help.example") is None
+    assert loaded.staff.addresses == ("consultant@help.example",)
+    assert loaded.processing.max_attempts == 5
+    assert loaded.processing.poll_seconds == 0.5
+    assert loaded.default_queue.name == "consulting"
+    assert "aide@help.example" in loaded.own_addresses
+
+
+def test_env_variable_names_the_file(tmp_path, monkeypatch):
+    path = write(tmp_path, "[smtp]\nport = 2600\n")
+    monkeypatch.setenv("MAILDESK_CONFIG", str(path))
+    loaded = config.load()
+    assert loaded.smtp.port == 2600
+    assert loaded.source == str(path)
+
+
+def test_explicit_path_wins_over_env(tmp_path, monkeypatch):
+    monkeypatch.setenv("MAILDESK_CONFIG", str(write(tmp_path, "[smtp]\nport = 2600\n")))
+    other = tmp_path / "other.toml"
+    other.write_text("[smtp]\nport = 2700\n", encoding="utf-8")
+    assert config.load(other).smtp.port == 2700
+
+
+def test_missing_file_and_bad_toml_are_config_errors(tmp_path):
+    with pytest.raises(ConfigError, match="no such configuration file"):
+        config.load(tmp_path / "absent.toml")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        config.load(write(tmp_path, "[smtp\nport = 1"))
+
+
+QUEUE = '[[queues]]\nname = "support"\nkey_prefix = "SUP"\naddresses = ["support@help.example"]\n'
+
+WRONG = {
+    "unknown-section": ("[mailbox]\nhost = 'x'\n", "mailbox"),
+    "unknown-key": ("[smtp]\nhostname = 'x'\n", "smtp.hostname"),
+    "port-too-big": ("[smtp]\nport = 70000\n", "smtp.port"),
+    "port-negative": ("[outbound]\nport = -1\n", "outbound.port"),
+    "port-string": ("[smtp]\nport = '25'\n", "smtp.port"),
+    "port-bool": ("[smtp]\nport = true\n", "smtp.port"),
+    "bad-from-address": (
+        "[outbound]\nfrom_address = 'support at example'\n",
+        "outbound.from_address",
+    ),
+    "quoted-from-address": (
+        "[outbound]\nfrom_address = '\"a@b.example\"@evil.example'\n",
+        "outbound.from_address",
+    ),
+    "bad-staff-address": ("[staff]\naddresses = ['Bob <bob@x.ch>']\n", "staff.addresses[0]"),
+    "bad-queue-address": (
+        '[[queues]]\nname = "support"\nkey_prefix = "SUP"\naddresses = ["nobody"]\n',
+        "queues[0].addresses[0]",
+    ),
+    "lower-case-key-prefix": (
+        '[[queues]]\nname = "support"\nkey_prefix = "sup"\naddresses = ["s@help.example"]\n',
+        "queues[0].key_prefix",
+    ),
+    "long-key-prefix": (
+        '[[queues]]\nname = "support"\nkey_prefix = "SUPPORTDESK1"\naddresses = ["s@h.example"]\n',
+        "queues[0].key_prefix",
+    ),
+    "duplicate-queue-address": (
+        QUEUE
+        + '[[queues]]\nname = "consulting"\nkey_prefix = "CON"\n'
+        + 'addresses = ["Support@Help.Example"]\n',
+        "support@help.example",
+    ),
+    "duplicate-key-prefix": (
+        QUEUE + '[[queues]]\nname = "other"\nkey_prefix = "SUP"\naddresses = ["o@help.example"]\n',
+        "key_prefix",
+    ),
+    "bad-timezone": ("[clock]\ntimezone = 'Europe/Zuerich'\n", "clock.timezone"),
+    "bad-database-url": ("[database]\nurl = 'mysql://root@localhost/maildesk'\n", "database.url"),
+    "default-queue-unknown": (
+        "[processing]\ndefault_queue = 'sales'\n",
+        "processing.default_queue",
+    ),
+    "from-name-crlf": (
+        '[outbound]\nfrom_name = "Support\\r\\nBcc: all@evil.example"\n',
+        "outbound.from_name",
+    ),
+    "from-name-lf": ('[outbound]\nfrom_name = "Support\\nX: y"\n', "outbound.from_name"),
+    "zero-attempts": ("[processing]\nmax_attempts = 0\n", "processing.max_attempts"),
+    "section-not-table": ("smtp = 3\n", "smtp"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(WRONG))
+def test_wrong_value_names_the_key(tmp_path, case):
+    text, key = WRONG[case]
+    with pytest.raises(ConfigError) as raised:
+        config.load(write(tmp_path, text))
+    assert key in str(raised.value)
+
+
+def test_duplicate_queue_address_message_names_queues_key(tmp_path):
+    text, _ = WRONG["duplicate-queue-address"]
+    with pytest.raises(ConfigError, match=r"^queues: support@help\.example belongs to two queues"):
+        config.load(write(tmp_path, text))
+
+
+def test_from_mapping_does_not_change_its_input():
+    data = {"queues": [{"name": "support", "key_prefix": "SUP", "addresses": ["s@h.example"]}]}
+    snapshot = repr(data)
+    config.from_mapping(data)
+    assert repr(data) == snapshot
