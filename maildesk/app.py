@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from maildesk import db, logs
 from maildesk.business_hours import BusinessCalendar
 from maildesk.clock import system_now
+from maildesk.cluster import Membership, run_beats
 from maildesk.config import Config
 from maildesk.inbound.imap import start_all
 from maildesk.inbound.smtp import IntakeHandler, controller
@@ -118,7 +119,17 @@ def run(config: Config, clock: Callable[[], datetime] = system_clock) -> int:
     handler = IntakeHandler(services.engine, config, clock, on_stored=lambda _id: wake.set())
     smtp = controller(handler, config)
     smtp.start()
-    mailboxes = start_all(config.imap, services, clock, stop)
+    member = Membership(
+        services.engine,
+        clock,
+        f"{config.smtp.host}:{config.smtp.port}",
+        config.cluster.lease_seconds,
+        [a.name for a in config.imap],
+    )
+    member.join()
+    member.beat()
+    beats = run_beats(member, stop)
+    mailboxes = start_all(config.imap, services, clock, stop, member.holds)
     logs.decision(
         log,
         action="started",
@@ -157,6 +168,8 @@ def run(config: Config, clock: Callable[[], datetime] = system_clock) -> int:
         for mailbox in mailboxes:
             mailbox.join(timeout=max((a.timeout_seconds for a in config.imap), default=1) + 5)
         smtp.stop()
+        beats.join(timeout=5)
+        member.leave()
         services.engine.dispose()
         logs.decision(log, action="stopped")
     return 0

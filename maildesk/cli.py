@@ -85,6 +85,11 @@ def build_parser() -> argparse.ArgumentParser:
     icheck.add_argument("name", metavar="NAME", help="the [[imap]] name")
     icheck.set_defaults(handler=_imap_check)
 
+    status = sub.add_parser("status", help="the cluster: instances, mailboxes, backlogs")
+    status.add_argument("--json", action="store_true", help="print JSON")
+    status.add_argument("--now", type=_instant, metavar="ISO8601", help="as of this instant")
+    status.set_defaults(handler=_status)
+
     check = sub.add_parser(
         "check-config", help="validate the configuration and templates, then exit"
     )
@@ -325,6 +330,22 @@ def _imap_check(args: argparse.Namespace, config: config_module.Config) -> int:
     for line in lines:
         print(line)
     return 0 if ok else 1
+
+
+def _status(args: argparse.Namespace, config: config_module.Config) -> int:
+    from maildesk import report
+    from maildesk.app import build
+
+    found = report.status(
+        build(config).engine,
+        args.now or datetime.now(UTC),
+        alive_within=config.cluster.lease_seconds,
+    )
+    if args.json:
+        print(json.dumps(found, ensure_ascii=False, indent=2, default=str))
+    else:
+        print(report.format_status(found))
+    return 0
 
 
 def _check_config(args: argparse.Namespace, config: config_module.Config) -> int:

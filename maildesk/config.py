@@ -42,6 +42,7 @@ SECTIONS = (
     "business_hours",
     "sla",
     "scheduler",
+    "cluster",
     "imap",
 )
 QUEUE_NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
@@ -133,6 +134,11 @@ class SchedulerConfig:
     tick_seconds: float = 60.0
 
 
+@dataclass(frozen=True)
+class ClusterConfig:
+    lease_seconds: float = 30.0  # a dead instance's IMAP mailboxes are taken over within this
+
+
 DEFAULT_QUEUES = (
     Queue("support", "SUP", ("support@example.com",)),
     Queue("consulting", "CON", ("consulting@example.com",)),
@@ -154,6 +160,7 @@ class Config:
     business_hours: BusinessHoursConfig = field(default_factory=BusinessHoursConfig)
     sla: SlaConfig = field(default_factory=SlaConfig)
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
+    cluster: ClusterConfig = field(default_factory=ClusterConfig)
     imap: tuple[ImapAccount, ...] = ()
     source: str = "(embedded defaults)"
 
@@ -257,6 +264,7 @@ def from_mapping(data: dict[str, Any], source: str = "(mapping)") -> Config:
         business_hours=_business_hours(reader.data.pop("business_hours", {}), data),
         sla=_sla(reader.data.pop("sla", {})),
         scheduler=reader.section("scheduler", SchedulerConfig, {"tick_seconds": _positive_float}),
+        cluster=reader.section("cluster", ClusterConfig, {"lease_seconds": _positive_float}),
         imap=_imap(reader.data.pop("imap", []), queues),
         source=source,
     )

@@ -211,3 +211,24 @@ sla_notices = Table(
     Column("state", String(10), primary_key=True),  # at_risk | breached
     Column("at", DateTime(timezone=True), nullable=False),
 )
+
+# Running daemons (for `maildesk status`) and who watches which IMAP mailbox. A lease
+# that is not renewed expires, and another instance takes the mailbox over.
+instances = Table(
+    "instances",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("host", Text, nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("heartbeat_at", DateTime(timezone=True), nullable=False),
+    Column("smtp", Text, nullable=False),
+)
+
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("holder", String(64), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+)

@@ -22,6 +22,8 @@ from maildesk.models import (
     decisions,
     events,
     inbound,
+    instances,
+    leases,
     messages,
     outbox,
     participants,
@@ -302,4 +304,83 @@ def format_outbox(rows: list[dict[str, Any]]) -> str:
             f"{r['id']:>5} {r['ticket'] or '-':<9} {r['template']:<20} "
             f"{r['status']:<8} {r['attempts']:>5}  {r['recipient']}  {r['message_id']}"
         )
+    return "\n".join(lines)
+
+
+def status(engine: Engine, now: datetime, alive_within: float = 60.0) -> dict[str, Any]:
+    """The whole cluster at a glance: instances, mailbox holders, backlogs, oldest pending."""
+    with engine.connect() as conn:
+        members = [
+            dict(r._mapping)
+            for r in conn.execute(select(instances).order_by(instances.c.started_at))
+        ]
+        held = [dict(r._mapping) for r in conn.execute(select(leases).order_by(leases.c.name))]
+        spool = dict(
+            conn.execute(select(inbound.c.status, func.count()).group_by(inbound.c.status)).all()
+        )
+        oldest_spool = conn.execute(
+            select(func.min(inbound.c.received_at)).where(inbound.c.status == "received")
+        ).scalar()
+        queued = dict(
+            conn.execute(select(outbox.c.status, func.count()).group_by(outbox.c.status)).all()
+        )
+        oldest_out = conn.execute(
+            select(func.min(outbox.c.created_at)).where(
+                outbox.c.status.in_(("pending", "failed", "sending"))
+            )
+        ).scalar()
+    for member in members:
+        age = (now - utc(member["heartbeat_at"])).total_seconds()
+        member["alive"] = age <= alive_within
+        member["heartbeat_age_seconds"] = round(age, 1)
+    return {
+        "now": now.isoformat(),
+        "instances": members,
+        "mailboxes": [
+            {
+                "mailbox": h["name"].removeprefix("imap:"),
+                "holder": h["holder"],
+                "expires_at": h["expires_at"],
+                "live": utc(h["expires_at"]) > now,
+            }
+            for h in held
+        ],
+        "spool": {
+            "pending": spool.get("received", 0),
+            "done": spool.get("done", 0),
+            "quarantined": spool.get("quarantined", 0),
+            "oldest_pending": oldest_spool,
+        },
+        "outbox": {
+            "pending": queued.get("pending", 0)
+            + queued.get("failed", 0)
+            + queued.get("sending", 0),
+            "sent": queued.get("sent", 0),
+            "dead": queued.get("dead", 0),
+            "oldest_pending": oldest_out,
+        },
+    }
+
+
+def format_status(s: dict[str, Any]) -> str:
+    lines = [f"instances ({sum(m['alive'] for m in s['instances'])} alive):"]
+    for m in s["instances"]:
+        state = "alive" if m["alive"] else "silent"
+        lines.append(
+            f"  {m['id']}  {state}  heartbeat {m['heartbeat_age_seconds']}s ago  smtp {m['smtp']}"
+        )
+    lines.append("mailboxes:")
+    for b in s["mailboxes"]:
+        lines.append(f"  {b['mailbox']}: {b['holder'] if b['live'] else 'nobody (lease expired)'}")
+    if not s["mailboxes"]:
+        lines.append("  (no IMAP mailbox watched)")
+    sp, ob = s["spool"], s["outbox"]
+    lines.append(
+        f"spool: {sp['pending']} pending (oldest {sp['oldest_pending'] or '-'}), "
+        f"{sp['quarantined']} quarantined, {sp['done']} done"
+    )
+    lines.append(
+        f"outbox: {ob['pending']} pending (oldest {ob['oldest_pending'] or '-'}), "
+        f"{ob['dead']} dead, {ob['sent']} sent"
+    )
     return "\n".join(lines)

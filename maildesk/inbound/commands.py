@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from maildesk import status as st
 from maildesk.addresses import normalise_address
+from maildesk.lifecycle import Change
 
 _LINE = re.compile(r"^#\s*([^\W\d_][\w-]*)[ \t:]*(.*)$")
 ALIASES = {
@@ -68,16 +69,11 @@ _CRITICALITY_WORDS = {
 
 @dataclass(frozen=True)
 class Commands:
-    status: str | None = None
-    resolution: str | None = None
-    criticality: str | None = None
-    request_type: str | None = None
-    assignee: str | None = None
-    reason: str = ""
+    change: Change = field(default_factory=Change)  # what the commands ask for
     note: bool = False
     errors: tuple[str, ...] = ()
     text: str = ""  # the reply without its command lines
-    given: tuple[str, ...] = field(default_factory=tuple)
+    given: tuple[str, ...] = ()
 
 
 def parse(text: str, sender: str) -> Commands:
@@ -101,18 +97,20 @@ def parse(text: str, sender: str) -> Commands:
         if error:
             errors.append(f"#{match.group(1)}: {error}")
     rest = "\n".join(lines[i:]).strip()
-    return Commands(
-        status=values.get("status"),
-        resolution=values.get("resolution"),  # type: ignore[arg-type]
-        criticality=values.get("criticality"),
-        request_type=values.get("type"),  # type: ignore[arg-type]
-        assignee=values.get("assign"),
-        reason=str(values.get("reason", "")),  # type: ignore[arg-type]
-        note=bool(values.get("note")),
-        errors=tuple(errors),
-        text=rest,
-        given=tuple(given),
+    change = Change(
+        status=_text(values, "status"),
+        resolution=_text(values, "resolution"),
+        criticality=_text(values, "criticality"),
+        request_type=_text(values, "type"),
+        assignee=_text(values, "assign"),
+        reason=_text(values, "reason") or "",
     )
+    return Commands(change, bool(values.get("note")), tuple(errors), rest, tuple(given))
+
+
+def _text(values: dict[str, str | bool], key: str) -> str | None:
+    value = values.get(key)
+    return value if isinstance(value, str) else None
 
 
 def _apply(name: str, arg: str, sender: str, values: dict[str, str | bool]) -> str | None:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.parser import BytesHeaderParser
 from email.utils import getaddresses
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -65,11 +66,13 @@ class Mailbox:
         clock: Callable[[], datetime],
         *,
         after_commit: Callable[[int], None] = lambda _id: None,
+        holds: Callable[[], bool] = lambda: True,
     ) -> None:
         self.account = account
         self.services = services
         self.clock = clock
         self.after_commit = after_commit  # called once the raw bytes are committed
+        self.holds = holds  # does this instance hold the mailbox's lease? (cluster.py)
         self.client: IMAPClient | None = None
         self.uidvalidity = 0
         self.state = ""  # connected | failing, as last logged
@@ -98,6 +101,10 @@ class Mailbox:
         """Until `stop`: connect, catch up, watch; on any failure wait and start again."""
         delay = FIRST_DELAY
         while not stop.is_set():
+            if not self.holds():
+                self._report("standby", logging.INFO, "another instance watches this mailbox")
+                stop.wait(1.0)
+                continue
             try:
                 self.connect()
                 self.catch_up()
@@ -123,13 +130,15 @@ class Mailbox:
 
     def _watch(self, stop: threading.Event) -> None:
         assert self.client is not None
-        while not stop.is_set():
+        while not stop.is_set() and self.holds():
             idle = self.account.idle and self.client.has_capability("IDLE")
             if idle and not self.idle_broken:
                 self._idle(stop)
             else:
                 wait = self.account.poll_seconds
-                stop.wait(min(wait, RECHECK_SECONDS) if self.pending else wait)
+                until = time.monotonic() + (min(wait, RECHECK_SECONDS) if self.pending else wait)
+                while time.monotonic() < until and self.holds() and not stop.wait(1.0):
+                    pass
             if not stop.is_set():
                 self.catch_up()
 
@@ -153,6 +162,8 @@ class Mailbox:
                 # Short slices keep `stop` responsive; any response means "look again".
                 if left <= 0 or self.client.idle_check(timeout=min(1.0, left)):
                     break
+                if not self.holds():
+                    break  # the lease went to another instance: let go of the mailbox
         finally:
             self.client.idle_done()
 
@@ -169,6 +180,7 @@ class Mailbox:
         if status == "received":
             result = self.services.worker.process(inbound_id, self.clock())
             outcome, reason = result.outcome, result.reason
+            self.services.sender_wake()  # its acknowledgement goes out now, not at the next poll
         return self._file(Handled(uid, inbound_id, outcome or status, ""), reason)
 
     def _take_in(self, uid: int, key: str) -> int | Handled:
@@ -230,11 +242,15 @@ def start_all(
     services: Services,
     clock: Callable[[], datetime],
     stop: threading.Event,
+    holds: Callable[[str], bool] = lambda _name: True,
 ) -> list[threading.Thread]:
-    """One daemon thread per mailbox; they end soon after `stop` is set (join them)."""
+    """One daemon thread per mailbox; they end soon after `stop` is set (join them).
+
+    `holds(name)` says whether this instance may watch that mailbox now (its lease).
+    """
     threads = []
     for account in accounts:
-        mailbox = Mailbox(account, services, clock)
+        mailbox = Mailbox(account, services, clock, holds=partial(holds, account.name))
         thread = threading.Thread(
             target=mailbox.run, args=(stop,), name=f"imap-{account.name}", daemon=True
         )

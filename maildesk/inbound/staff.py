@@ -8,13 +8,14 @@ tells the consultant what was wrong and what is valid.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from maildesk import status as st
 from maildesk.effects import AppendMessage, Effect, MarkFirstResponse, Notify, RecordEvent
 from maildesk.inbound import commands
 from maildesk.inbound.quotes import strip_reply, strip_reply_html
-from maildesk.lifecycle import Change, plan
+from maildesk.lifecycle import plan
 from maildesk.outbound.compose import AUTO_REPLIED
 
 if TYPE_CHECKING:
@@ -39,15 +40,8 @@ def staff_reply(draft: Draft, ctx: Context, ticket: TicketRef) -> Draft:
         )
         return draft.note("staff", "note", why).finish("appended", why, ticket.key, *effects)
     default = st.WAITING_CUSTOMER if ticket.status != st.WAITING_CUSTOMER else None
-    change = Change(
-        status=given.status or default,
-        resolution=given.resolution,
-        criticality=given.criticality,
-        request_type=given.request_type,
-        assignee=given.assignee,
-        reason=given.reason,
-        notify_customer=False,
-    )
+    # The relayed answer itself tells the customer; only a lowered criticality adds a mail.
+    change = replace(given.change, status=given.change.status or default, notify_customer=False)
     try:
         changes = plan(ticket, change, p.sender)
     except ValueError as exc:  # includes TransitionRefused

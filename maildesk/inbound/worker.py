@@ -54,22 +54,20 @@ class Worker:
         self.ids = ids
         self.notifier = notifier
 
-    def due(self, now: datetime, limit: int = 100) -> list[int]:
-        with self.engine.connect() as conn:
-            return list(
-                conn.execute(
-                    select(inbound.c.id)
-                    .where(inbound.c.status == "received")
-                    .where(
-                        or_(inbound.c.next_attempt_at.is_(None), inbound.c.next_attempt_at <= now)
-                    )
-                    .order_by(inbound.c.id)
-                    .limit(limit)
-                ).scalars()
-            )
+    def process_due(self, now: datetime, batch: int = 20) -> list[Result]:
+        """Process up to `batch` due messages, claiming them one at a time.
 
-    def process_due(self, now: datetime) -> list[Result]:
-        return [self.process(i, now) for i in self.due(now)]
+        One at a time, so that a message that kills the process is the only one whose
+        attempt was counted (its neighbours are not pushed towards quarantine).
+        """
+        now = utc(now)
+        results: list[Result] = []
+        while len(results) < batch:
+            claimed = self._claim_batch(now, 1)
+            if not claimed:
+                break
+            results.append(self._attempt(*claimed[0], now))
+        return results
 
     def process(self, inbound_id: int, now: datetime, *, force: bool = False) -> Result:
         """Process one spooled message; `force` ignores the retry delay (for `ingest`)."""
@@ -77,10 +75,40 @@ class Worker:
         attempts = self._claim(inbound_id, now, force)
         if attempts is None:
             return Result(inbound_id, "busy", None, None, "claimed elsewhere or already done")
+        return self._attempt(inbound_id, attempts, now)
+
+    def _attempt(self, inbound_id: int, attempts: int, now: datetime) -> Result:
         try:
             return self._run(inbound_id, now)
         except Exception as exc:  # noqa: BLE001 - any fault: count the attempt, keep the mail
             return self._failed(inbound_id, attempts, exc, now)
+
+    def _claim_batch(self, now: datetime, limit: int) -> list[tuple[int, int]]:
+        """(id, attempts) of rows claimed for us: counted and leased before processing.
+
+        On PostgreSQL the rows are first locked with FOR UPDATE SKIP LOCKED, so instances
+        never wait on each other's rows (SQLite serialises writers anyway); then they are
+        updated by id, since an UPDATE ... IN (SELECT ... LIMIT n) may take more rows.
+        """
+        due = or_(inbound.c.next_attempt_at.is_(None), inbound.c.next_attempt_at <= now)
+        pick = (
+            select(inbound.c.id)
+            .where(inbound.c.status == "received", due)
+            .order_by(inbound.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        with self.engine.begin() as conn:
+            ids = list(conn.execute(pick).scalars())
+            if not ids:
+                return []
+            rows = conn.execute(
+                update(inbound)
+                .where(inbound.c.id.in_(ids))
+                .values(attempts=inbound.c.attempts + 1, next_attempt_at=now + LEASE)
+                .returning(inbound.c.id, inbound.c.attempts)
+            ).all()
+        return sorted((row.id, row.attempts) for row in rows)
 
     def _claim(self, inbound_id: int, now: datetime, force: bool) -> int | None:
         due = or_(inbound.c.next_attempt_at.is_(None), inbound.c.next_attempt_at <= now)

@@ -44,23 +44,28 @@ class Sender:
         self.engine = engine
         self.config = config
 
-    def due(self, now: datetime, limit: int = 100) -> list[int]:
-        now = utc(now)
-        with self.engine.connect() as conn:
-            return list(
-                conn.execute(
-                    select(outbox.c.id).where(_due(now)).order_by(outbox.c.id).limit(limit)
-                ).scalars()
-            )
+    def flush(self, now: datetime, batch: int = 100) -> list[Delivery]:
+        """Send up to `batch` due notifications, claiming them one at a time.
 
-    def flush(self, now: datetime) -> list[Delivery]:
-        return [self.deliver(i, now) for i in self.due(now)]
+        One at a time, so that a crash leaves only the row being sent waiting for its lease.
+        """
+        now = utc(now)
+        done: list[Delivery] = []
+        while len(done) < batch:
+            rows = self._claim_batch(now, 1)
+            if not rows:
+                break
+            done.append(self._send(rows[0], now))
+        return done
 
     def deliver(self, outbox_id: int, now: datetime) -> Delivery:
         now = utc(now)
-        row = self._claim(outbox_id, now)
-        if row is None:
+        rows = self._claim_rows(outbox.c.id == outbox_id, now)
+        if not rows:
             return Delivery(outbox_id, "busy", "claimed elsewhere or not due")
+        return self._send(rows[0], now)
+
+    def _send(self, row, now: datetime) -> Delivery:
         try:
             self._transmit(row)  # outside any transaction, by construction
         except Permanent as exc:
@@ -84,19 +89,32 @@ class Sender:
         )
         return Delivery(row.id, "sent")
 
-    def _claim(self, outbox_id: int, now: datetime):
+    def _claim_batch(self, now: datetime, limit: int) -> list:
+        return self._claim_rows(None, now, limit)
+
+    def _claim_rows(self, which, now: datetime, limit: int = 1) -> list:
+        """Mark due rows `sending` with a lease (committed) and return them, in id order.
+
+        The rows are first locked with FOR UPDATE SKIP LOCKED (PostgreSQL; SQLite
+        serialises writers), then updated by id: an UPDATE ... WHERE id IN (SELECT ...
+        LIMIT n) may re-run its subquery on PostgreSQL and take more rows than asked.
+        """
+        pick = select(outbox.c.id).where(_due(now)).order_by(outbox.c.id).limit(limit)
+        if which is not None:
+            pick = pick.where(which)
         with self.engine.begin() as conn:
-            claimed = conn.execute(
+            ids = list(conn.execute(pick.with_for_update(skip_locked=True)).scalars())
+            if not ids:
+                return []
+            rows = conn.execute(
                 update(outbox)
-                .where(outbox.c.id == outbox_id, _due(now))
+                .where(outbox.c.id.in_(ids))
                 .values(
                     status="sending", attempts=outbox.c.attempts + 1, next_attempt_at=now + LEASE
                 )
-                .returning(outbox.c.id)
-            ).scalar()
-            if claimed is None:
-                return None
-            return conn.execute(select(outbox).where(outbox.c.id == outbox_id)).one()
+                .returning(*outbox.c)
+            ).all()
+        return sorted(rows, key=lambda row: row.id)
 
     def _transmit(self, row) -> None:
         if not self.config.host:

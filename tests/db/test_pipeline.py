@@ -490,7 +490,7 @@ def test_failing_message_is_retried_then_quarantined_and_others_go_on(services):
     assert (row.status, row.outcome, row.attempts) == ("quarantined", "quarantined", 3)
     assert "decide exploded" in row.reason
     assert row.raw == raw
-    assert services.worker.due(NOW + timedelta(days=30)) == []
+    assert services.worker.process_due(NOW + timedelta(days=30)) == []
     with services.engine.connect() as conn:
         actions = conn.execute(
             select(decisions.c.step, decisions.c.action)

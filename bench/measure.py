@@ -1,0 +1,144 @@
+"""Drive one pass of the corpus through a mail desk listening on SMTP, and measure it.
+
+The corpus is split over K connections by sender (a reply always follows its request on
+the same connection); each `250` and each acknowledgement at the sink is timed on this
+process's monotonic clock, and the server's CPU and peak memory are read from /proc.
+It measures only: it never starts or configures the server under test.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import smtplib
+import threading
+import time
+import zlib
+from dataclasses import dataclass
+
+from corpus import SUPPORT, Mail
+from sink import SinkHandler
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True)
+class PassResult:
+    messages: int
+    acks_expected: int
+    acks_matched: int
+    extra_mails: int  # mails at the sink that answer no request of the corpus
+    intake_rate: float  # 250s per second
+    e2e_rate: float  # matched acks per second, from the first send to the last ack
+    latency_median: float  # seconds, 250 -> ack at the sink
+    latency_p99: float
+    latency_max: float
+    cpu_per_message: float  # seconds of user+sys of the server process
+    peak_rss_mb: float
+    complete: bool
+
+
+def cpu_seconds(pid: int) -> float:
+    """user+sys of the whole process (all threads), from /proc/PID/stat."""
+    with open(f"/proc/{pid}/stat") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime (fields 14, 15)
+
+
+def peak_rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def percentile(values: list[float], share: float) -> float:
+    """Nearest-rank percentile: the smallest value with at least `share` of them at or below."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
+
+
+def wait_for_port(port: int, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with smtplib.SMTP("127.0.0.1", port, timeout=5) as smtp:
+                smtp.noop()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise TimeoutError(f"nothing answers SMTP on 127.0.0.1:{port} after {timeout:.0f}s")
+
+
+def split(mails: list[Mail], connections: int) -> list[list[Mail]]:
+    lanes: list[list[Mail]] = [[] for _ in range(connections)]
+    for mail in mails:
+        lanes[zlib.crc32(mail.sender.encode()) % connections].append(mail)
+    return lanes
+
+
+def _send_lane(port: int, lane: list[Mail], start: float, rate: float | None, out: dict) -> None:
+    with smtplib.SMTP("127.0.0.1", port, timeout=120) as smtp:
+        for mail in lane:
+            if rate:  # paced: message i leaves at start + i / rate, or as soon as possible
+                delay = start + mail.index / rate - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+            smtp.sendmail(mail.sender, [SUPPORT], mail.raw)
+            out[mail.message_id] = time.monotonic()
+
+
+def run_pass(
+    port: int,
+    pid: int,
+    sink: SinkHandler,
+    mails: list[Mail],
+    connections: int,
+    rate: float | None = None,
+    timeout: float = 1800.0,
+) -> PassResult:
+    sink.reset()
+    accepted: dict[str, float] = {}
+    cpu_before = cpu_seconds(pid)
+    start = time.monotonic()
+    threads = [
+        threading.Thread(target=_send_lane, args=(port, lane, start, rate, accepted))
+        for lane in split(mails, connections)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    intake_end = time.monotonic()
+    wanted = {m.message_id for m in mails if not m.is_reply}
+    complete = sink.wait_for(wanted, timeout) and len(accepted) == len(mails)
+    time.sleep(0.5)  # let a stray extra mail arrive, so it is counted
+    cpu = cpu_seconds(pid) - cpu_before
+    return _result(mails, accepted, sink, wanted, start, intake_end, cpu, pid, complete)
+
+
+def _result(mails, accepted, sink, wanted, start, intake_end, cpu, pid, complete) -> PassResult:
+    arrivals = sink.snapshot()
+    first_ack: dict[str, float] = {}
+    for a in arrivals:
+        if a.in_reply_to in wanted and a.in_reply_to not in first_ack:
+            first_ack[a.in_reply_to] = a.at
+    latencies = [first_ack[m] - accepted[m] for m in first_ack if m in accepted]
+    last_ack = max(first_ack.values(), default=start)
+    return PassResult(
+        messages=len(mails),
+        acks_expected=len(wanted),
+        acks_matched=len(first_ack),
+        extra_mails=len(arrivals) - len(first_ack),
+        intake_rate=len(accepted) / (intake_end - start),
+        e2e_rate=len(first_ack) / (last_ack - start) if first_ack else 0.0,
+        latency_median=percentile(latencies, 0.5),
+        latency_p99=percentile(latencies, 0.99),
+        latency_max=max(latencies, default=float("nan")),
+        cpu_per_message=cpu / len(mails),
+        peak_rss_mb=peak_rss_mb(pid),
+        complete=complete,
+    )

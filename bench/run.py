@@ -1,0 +1,205 @@
+"""End-to-end benchmark: maildesk against the bare floor, on the same corpus, in one run.
+
+Starts `maildesk run` on a throw-away configuration and database (SQLite file in a temp
+dir, or a throw-away PostgreSQL database dropped at the end), then the floor
+(`bench/floor.py`), sends the corpus to each over K SMTP connections and waits until
+every request's acknowledgement has reached the sink. See bench/README.md.
+
+    python bench/run.py [--count N] [--connections K] [--db sqlite|postgresql]
+                        [--latency-at-half-rate] [--profile OUT.svg]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import platform
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+import corpus
+from measure import PassResult, run_pass, wait_for_port
+from sink import SinkHandler, free_port, start_sink
+
+ROOT = Path(__file__).resolve().parents[1]
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+SECRET = "b" * 64  # fixed: the run needs no secrecy, only a valid secret
+
+
+@contextlib.contextmanager
+def database(kind: str, tmp: Path, name: str):
+    """A fresh database for one pass; a PostgreSQL one is dropped afterwards."""
+    if kind == "sqlite":
+        yield f"sqlite:///{tmp / name}.db"
+        return
+    import psycopg
+
+    db = f"maildesk_bench_{os.getpid()}_{name}"  # never test, root or postgres
+    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{db}"')
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{db}"
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+
+
+def maildesk_config(tmp: Path, url: str, port: int, sink_port: int) -> Path:
+    path = tmp / "maildesk.toml"
+    path.write_text(
+        f'[database]\nurl = "{url}"\n\n'
+        f'[smtp]\nhost = "127.0.0.1"\nport = {port}\n\n'
+        f'[outbound]\nhost = "127.0.0.1"\nport = {sink_port}\n'
+        f'message_id_secret = "{SECRET}"\n\n'
+        '[[queues]]\nname = "support"\nkey_prefix = "SUP"\n'
+        'addresses = ["support@example.com"]\n\n'
+        "[staff]\naddresses = []\n\n"
+        "[processing]\npoll_seconds = 0.05\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def start(system: str, tmp: Path, url: str, sink_port: int) -> tuple[subprocess.Popen, int]:
+    port = free_port()
+    if system == "maildesk":
+        cfg = maildesk_config(tmp, url, port, sink_port)
+        argv = [sys.executable, "-m", "maildesk", "--config", str(cfg), "run"]
+    else:
+        floor = Path(__file__).with_name("floor.py")
+        argv = [sys.executable, str(floor), "--port", str(port), "--relay-port", str(sink_port)]
+        argv += ["--db", url]
+    log = (tmp / f"{system}.log").open("ab")
+    proc = subprocess.Popen(argv, cwd=ROOT, stdout=log, stderr=log)  # noqa: S603
+    try:
+        wait_for_port(port)
+    except TimeoutError:
+        proc.kill()
+        raise
+    return proc, port
+
+
+def stop(proc: subprocess.Popen) -> None:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def measure(system, opts, tmp, sink, sink_port, mails, rate=None, profile=None) -> PassResult:
+    name = f"{system}_{'paced' if rate else 'max'}"
+    with database(opts.db, tmp, name) as url:
+        proc, port = start(system, tmp, url, sink_port)
+        print(f"  {name}: pid {proc.pid}, port {port}, db {url}", flush=True)
+        spy = None
+        if profile:
+            spy_bin = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+            spy_argv = [spy_bin, "record", "-o", profile, "--pid", str(proc.pid), "--threads"]
+            spy = subprocess.Popen(spy_argv, stdout=subprocess.DEVNULL)  # noqa: S603
+        try:
+            return run_pass(port, proc.pid, sink, mails, opts.connections, rate, opts.timeout)
+        finally:
+            if spy is not None:
+                spy.send_signal(signal.SIGINT)
+                spy.wait(timeout=120)
+            stop(proc)
+
+
+def describe(mails: list[corpus.Mail]) -> str:
+    kinds = Counter(m.kind for m in mails)
+    replies = sum(m.is_reply for m in mails)
+    encoded = sum(b"=?utf-8?" in m.raw.split(b"\n\n", 1)[0].lower() for m in mails)
+    size = sum(len(m.raw) for m in mails)
+    return (
+        f"{len(mails)} mails, {size / 1e6:.1f} MB: {kinds['plain']} plain, {kinds['html']} "
+        f"html, {kinds['attachment']} with attachment; {replies} replies; "
+        f"{encoded} with RFC 2047 headers; {len({m.sender for m in mails})} senders"
+    )
+
+
+def report(name: str, r: PassResult) -> None:
+    ok = "" if r.complete else "  INCOMPLETE"
+    print(
+        f"{name:<18} intake {r.intake_rate:7.1f}/s  end-to-end {r.e2e_rate:7.1f}/s  "
+        f"latency median {r.latency_median * 1000:8.1f} ms  p99 {r.latency_p99 * 1000:8.1f} ms"
+        f"  max {r.latency_max * 1000:8.1f} ms  CPU {r.cpu_per_message * 1000:6.2f} ms/msg  "
+        f"peak RSS {r.peak_rss_mb:6.1f} MB  acks {r.acks_matched}/{r.acks_expected}"
+        f"  extra mails {r.extra_mails}{ok}"
+    )
+
+
+def ratios(md: PassResult, fl: PassResult) -> None:
+    print(
+        "maildesk/floor     "
+        f"intake {md.intake_rate / fl.intake_rate:.2f}x  "
+        f"end-to-end {md.e2e_rate / fl.e2e_rate:.2f}x  "
+        f"latency median {md.latency_median / fl.latency_median:.1f}x  "
+        f"p99 {md.latency_p99 / fl.latency_p99:.1f}x  "
+        f"CPU/msg {md.cpu_per_message / fl.cpu_per_message:.1f}x  "
+        f"peak RSS {md.peak_rss_mb / fl.peak_rss_mb:.1f}x"
+    )
+
+
+def main() -> int:
+    args = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    args.add_argument("--count", type=int, default=2000)
+    args.add_argument("--connections", type=int, default=4)
+    args.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
+    args.add_argument("--seed", type=int, default=corpus.SEED)
+    args.add_argument("--latency-at-half-rate", action="store_true")
+    args.add_argument("--profile", help="py-spy flame graph of the maildesk pass (SVG path)")
+    args.add_argument("--timeout", type=float, default=1800.0, help="seconds to wait for acks")
+    args.add_argument("--keep", help="keep logs and SQLite files in this directory")
+    opts = args.parse_args()
+    mails = corpus.build(opts.count, opts.seed)
+    print(f"machine: {os.cpu_count()} CPUs, {_cpu_model()}, Python {platform.python_version()}")
+    print(f"corpus: {describe(mails)}")
+    print(f"db: {opts.db}, {opts.connections} SMTP connections", flush=True)
+    sink_controller, sink, sink_port = start_sink()
+    try:
+        if opts.keep:
+            Path(opts.keep).mkdir(parents=True, exist_ok=True)
+            _passes(opts, Path(opts.keep), sink, sink_port, mails)
+        else:
+            with tempfile.TemporaryDirectory(prefix="maildesk-bench-") as name:
+                _passes(opts, Path(name), sink, sink_port, mails)
+    finally:
+        sink_controller.stop()
+    return 0
+
+
+def _passes(opts, tmp: Path, sink: SinkHandler, sink_port: int, mails) -> None:
+    md = measure("maildesk", opts, tmp, sink, sink_port, mails, profile=opts.profile)
+    fl = measure("floor", opts, tmp, sink, sink_port, mails)
+    print("\nmaximum rate (the corpus sent as fast as the connections allow)")
+    report("maildesk", md)
+    report("floor", fl)
+    ratios(md, fl)
+    if not opts.latency_at_half_rate:
+        return
+    print("\nat half the measured end-to-end rate of each", flush=True)
+    md_half = measure("maildesk", opts, tmp, sink, sink_port, mails, rate=md.e2e_rate / 2)
+    fl_half = measure("floor", opts, tmp, sink, sink_port, mails, rate=fl.e2e_rate / 2)
+    print(f"maildesk paced at {md.e2e_rate / 2:.1f}/s, floor at {fl.e2e_rate / 2:.1f}/s")
+    report("maildesk @ half", md_half)
+    report("floor @ half", fl_half)
+
+
+def _cpu_model() -> str:
+    with open("/proc/cpuinfo") as fh:
+        for line in fh:
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return "unknown CPU"
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
