@@ -59,6 +59,7 @@ COLUMNS = [
     "reminders_sent",
     "first_response_at",
     "closed_at",
+    "sla_check_at",
 ]
 DETAIL_COLUMNS = [
     "ticket_id",
@@ -69,6 +70,13 @@ DETAIL_COLUMNS = [
     "missing_fields",
     "subject_quality",
 ]
+
+
+def _steps_taken(waiting: datetime | None) -> int:
+    if waiting is None:
+        return 0
+    days = (NOW - waiting).days
+    return 2 if days >= 15 else 1 if days >= 10 else 0
 
 
 def ticket_rows(n: int, rng: random.Random) -> tuple[dict, dict]:
@@ -96,9 +104,13 @@ def ticket_rows(n: int, rng: random.Random) -> tuple[dict, dict]:
         "updated_at": closed or waiting or created,
         "assignee": None,
         "waiting_since": waiting,
-        "reminders_sent": 0,
+        # Steady state: the ladder steps already taken for the time waited so far.
+        "reminders_sent": _steps_taken(waiting),
         "first_response_at": answered,
         "closed_at": closed,
+        # Steady state: most open tickets have their next SLA threshold ahead of them
+        # (some within the last hour, due now); closed tickets have none.
+        "sla_check_at": None if closed else NOW + timedelta(hours=rng.uniform(-1, 24 * 30)),
     }
     details = {
         "ticket_id": n,

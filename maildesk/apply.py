@@ -132,6 +132,7 @@ def _set_status(
             reminders_sent=0,
             closed_at=now if closed else None,
             updated_at=now,
+            sla_check_at=None if closed else now,  # service levels: look again
         )
     ).rowcount
     if done != 1:
@@ -153,6 +154,12 @@ def _set_attribute(
         )
     else:
         values: dict[str, object] = {effect.name: effect.to_value}
+        if effect.name == "criticality":  # other objectives apply: look at them again
+            conn.execute(
+                update(tickets)
+                .where(tickets.c.id == ticket_id, tickets.c.status != status.CLOSED)
+                .values(sla_check_at=now)
+            )
         if effect.name == "criticality":  # chosen by a person now, no longer a default
             fields = conn.execute(
                 select(ticket_details.c.fields).where(ticket_details.c.ticket_id == ticket_id)
@@ -183,7 +190,7 @@ def _first_response(
     conn.execute(
         update(tickets)
         .where(tickets.c.id == ticket_id, tickets.c.first_response_at.is_(None))
-        .values(first_response_at=now)
+        .values(first_response_at=now, sla_check_at=now)
     )
 
 
@@ -269,6 +276,7 @@ def _create(conn: Connection, inbound_id: int | None, effect: CreateTicket, now:
             linked_ticket_id=linked,
             created_at=now,
             updated_at=now,
+            sla_check_at=now,
         )
         .returning(tickets.c.id)
     ).scalar_one()

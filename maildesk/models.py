@@ -78,7 +78,13 @@ tickets = Table(
     Column("reminders_sent", Integer, nullable=False, default=0, server_default="0"),
     Column("first_response_at", DateTime(timezone=True), nullable=True),
     Column("closed_at", DateTime(timezone=True), nullable=True),
+    # When the service levels of this ticket must next be looked at (a threshold passes);
+    # NULL when nothing is left to watch. The scheduler reads only rows due by this index.
+    Column("sla_check_at", DateTime(timezone=True), nullable=True, index=True),
     UniqueConstraint("queue", "number", name="uq_tickets_queue_number"),
+)
+Index(
+    "ix_tickets_waiting_ladder", tickets.c.status, tickets.c.reminders_sent, tickets.c.waiting_since
 )
 
 participants = Table(

@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, select, union_all, update
 
 from maildesk import logs
 from maildesk import status as st
@@ -50,19 +50,36 @@ class Done:
 
 
 def run(engine: Engine, config: Config, notifier: Notifier, now: datetime) -> list[Done]:
-    cutoff = now - timedelta(days=config.reminders.first_days)
     with engine.connect() as conn:
-        candidates = conn.execute(
-            select(tickets.c.id, tickets.c.key, tickets.c.waiting_since, tickets.c.reminders_sent)
-            .where(tickets.c.status == st.WAITING_CUSTOMER, tickets.c.waiting_since <= cutoff)
-            .order_by(tickets.c.id)
-        ).all()
+        candidates = conn.execute(due_query(config.reminders, now)).all()
     done: list[Done] = []
     for row in candidates:
         step = due(utc(row.waiting_since), row.reminders_sent, now, config.reminders)
         if step and _take(engine, config, notifier, row, step, now):
             done.append(Done(row.key, step))
     return done
+
+
+def due_query(cfg: RemindersConfig, now: datetime):
+    """Only tickets with a step due: three index range scans on (status, reminders_sent,
+    waiting_since), never a walk over every waiting ticket."""
+    cols = (tickets.c.id, tickets.c.key, tickets.c.waiting_since, tickets.c.reminders_sent)
+    waiting = tickets.c.status == st.WAITING_CUSTOMER
+
+    def older(days: int):
+        return tickets.c.waiting_since <= now - timedelta(days=days)
+
+    return union_all(
+        select(*cols).where(
+            waiting, tickets.c.reminders_sent == 0, older(cfg.first_days), ~older(cfg.close_days)
+        ),
+        select(*cols).where(
+            waiting, tickets.c.reminders_sent == 1, older(cfg.second_days), ~older(cfg.close_days)
+        ),
+        select(*cols).where(
+            waiting, tickets.c.reminders_sent.in_((0, 1, 2)), older(cfg.close_days)
+        ),
+    )
 
 
 def _take(

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from maildesk import logs
@@ -75,6 +75,7 @@ def reports(
 def run(
     engine: Engine, config: Config, calendar: BusinessCalendar, notifier: Notifier, now: datetime
 ) -> list[Warning_]:
+    """Look only at tickets whose next threshold has passed (`sla_check_at`, indexed)."""
     with engine.connect() as conn:
         rows = conn.execute(
             select(
@@ -83,22 +84,63 @@ def run(
                 tickets.c.created_at,
                 tickets.c.first_response_at,
                 tickets.c.assignee,
+                tickets.c.sla_check_at,
                 ticket_details.c.criticality,
             )
             .join(ticket_details, ticket_details.c.ticket_id == tickets.c.id)
-            .where(tickets.c.status != st.CLOSED)
+            .where(tickets.c.sla_check_at <= now, tickets.c.status != st.CLOSED)
+            .order_by(tickets.c.sla_check_at)
         ).all()
-        sent = {(n.ticket_id, n.objective, n.state) for n in conn.execute(select(sla_notices))}
+        ids = [row.id for row in rows]
+        sent = (
+            {
+                (n.ticket_id, n.objective, n.state)
+                for n in conn.execute(select(sla_notices).where(sla_notices.c.ticket_id.in_(ids)))
+            }
+            if ids
+            else set()
+        )
     warned: list[Warning_] = []
     for row in rows:
         first = utc(row.first_response_at) if row.first_response_at else None
-        for report in reports(
-            calendar, config, row.criticality, utc(row.created_at), first, None, now
-        ):
-            new = report.state in WARN_STATES and (row.id, report.name, report.state) not in sent
-            if new and _warn(engine, config, notifier, row, report, now):
-                warned.append(Warning_(row.key, report.name, report.state))
+        found = reports(calendar, config, row.criticality, utc(row.created_at), first, None, now)
+        for report in found:
+            key = (row.id, report.name, report.state)
+            if report.state in WARN_STATES and key not in sent:
+                if _warn(engine, config, notifier, row, report, now):
+                    warned.append(Warning_(row.key, report.name, report.state))
+                sent.add(key)
+        _reschedule(engine, row, next_check(calendar, config, row, found, sent))
     return warned
+
+
+def next_check(
+    calendar: BusinessCalendar,
+    config: Config,
+    row,
+    found: list[SlaReport],
+    sent: set[tuple[int, str, str]],
+) -> datetime | None:
+    """The next instant a warning may become due: an at-risk point or a deadline passing."""
+    instants: list[datetime] = []
+    for report in found:
+        if report.state == "met":
+            continue
+        if (row.id, report.name, "at_risk") not in sent and report.state == "ok":
+            share = report.objective * config.sla.at_risk_share
+            instants.append(calendar.add_business_time(utc(row.created_at), share))
+        if (row.id, report.name, "breached") not in sent:
+            instants.append(report.deadline + timedelta(seconds=1))
+    return min(instants) if instants else None
+
+
+def _reschedule(engine: Engine, row, when: datetime | None) -> None:
+    with engine.begin() as conn:
+        conn.execute(
+            update(tickets)
+            .where(tickets.c.id == row.id, tickets.c.sla_check_at == row.sla_check_at)
+            .values(sla_check_at=utc(when) if when else None)  # SQLite keeps no offset
+        )
 
 
 def _warn(
