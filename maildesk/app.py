@@ -44,7 +44,7 @@ def system_clock() -> datetime:
 @dataclass
 class Services:
     config: Config
-    engine: Engine
+    engine: Engine  # processing, notifications, queries
     ids: MessageIds
     worker: Worker
     sender: Sender
@@ -52,6 +52,16 @@ class Services:
     notifier: Notifier
     calendar: BusinessCalendar
     sender_wake: Callable[[], None] = lambda: None
+    intake: Engine | None = None  # spool inserts: every commit on disk before `250`
+
+    @property
+    def spool(self) -> Engine:
+        return self.intake or self.engine
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+        if self.intake is not None:
+            self.intake.dispose()
 
 
 def load_templates(config: Config) -> TemplateSet:
@@ -65,8 +75,9 @@ def load_templates(config: Config) -> TemplateSet:
 def build(config: Config) -> Services:
     """Connect, migrate, make sure every queue has a counter, load secret and templates."""
     templates = load_templates(config)
-    engine = db.connect(config.database.url)
-    db.migrate(engine)
+    intake = db.connect(config.database.url)
+    db.migrate(intake)
+    engine = db.connect(config.database.url, durable=False)
     ensure_queues(engine, config)
     ids = MessageIds(config.outbound.message_id_secret or instance_secret(engine))
     notifier = Notifier(config, templates, ids)
@@ -80,6 +91,7 @@ def build(config: Config) -> Services:
         templates,
         notifier,
         BusinessCalendar(config.business_hours),
+        intake=intake,
     )
 
 
@@ -116,7 +128,7 @@ def run(config: Config, clock: Callable[[], datetime] = system_clock) -> int:
     stop = threading.Event()
     send_wake = threading.Event()
     services.sender_wake = send_wake.set
-    handler = IntakeHandler(services.engine, config, clock, on_stored=lambda _id: wake.set())
+    handler = IntakeHandler(services.spool, config, clock, on_stored=lambda _id: wake.set())
     smtp = controller(handler, config)
     smtp.start()
     member = Membership(
@@ -170,7 +182,7 @@ def run(config: Config, clock: Callable[[], datetime] = system_clock) -> int:
         smtp.stop()
         beats.join(timeout=5)
         member.leave()
-        services.engine.dispose()
+        services.dispose()
         logs.decision(log, action="stopped")
     return 0
 

@@ -188,7 +188,7 @@ def _ingest(args: argparse.Namespace, config: config_module.Config) -> int:
             continue
         try:
             inbound_id = store(
-                services.engine, raw, source="ingest", now=now, rcpt_tos=tuple(args.rcpt)
+                services.spool, raw, source="ingest", now=now, rcpt_tos=tuple(args.rcpt)
             )
         except Exception as exc:  # noqa: BLE001 - not stored: temporary failure (exit 75)
             print(f"maildesk: {name}: could not store the message: {exc}", file=sys.stderr)

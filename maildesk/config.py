@@ -228,7 +228,7 @@ def from_mapping(data: dict[str, Any], source: str = "(mapping)") -> Config:
                 "from_name": _header_text,
                 "pickup_dir": _str,
                 "message_id_secret": _str,
-                "timeout_seconds": _positive_float,
+                "timeout_seconds": _relay_timeout,
                 "max_attempts": _positive_int,
                 "retry_seconds": _positive_float,
                 "auto_replies_per_hour": _positive_int,
@@ -464,6 +464,16 @@ def _positive_float(key: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
         raise ConfigError(f"{key}: must be a positive number, got {value!r}")
     return float(value)
+
+
+def _relay_timeout(key: str, value: Any) -> float:
+    seconds = _positive_float(key, value)
+    if seconds > 60:
+        raise ConfigError(
+            f"{key}: at most 60 seconds (a notification being sent is leased "
+            f"for 90 s), got {value!r}"
+        )
+    return seconds
 
 
 def _port(key: str, value: Any) -> int:

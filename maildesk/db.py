@@ -1,8 +1,10 @@
 """Engine creation with durable settings, and schema migration at start-up.
 
-SQLite runs in WAL mode with `synchronous=FULL` so a commit is on disk before we answer
-`250`; PostgreSQL keeps its default `synchronous_commit=on`. Nothing here knows about
-tickets: it only hands out engines whose commits can be trusted.
+SQLite runs in WAL mode. The intake engine commits with `synchronous=FULL`, so a spooled
+message is on disk before we answer `250`; the processing engine uses `synchronous=NORMAL`
+(still safe when the process crashes; after a power loss the latest processing may be
+redone from the durable spool, at worst re-sending a notification once). PostgreSQL keeps
+its default `synchronous_commit=on` for both. Nothing here knows about tickets.
 """
 
 from __future__ import annotations
@@ -14,10 +16,11 @@ from sqlalchemy import Engine, create_engine, event, inspect
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
-def connect(url: str) -> Engine:
+def connect(url: str, *, durable: bool = True) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
-        event.listen(engine, "connect", _sqlite_pragmas)
+        sync = "FULL" if durable else "NORMAL"
+        event.listen(engine, "connect", lambda conn, rec: _sqlite_pragmas(conn, rec, sync))
         # Let SQLAlchemy's own BEGIN handling defer to an explicit BEGIN IMMEDIATE so two
         # writers never deadlock on a lock upgrade (SQLite's "database is locked").
         event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
@@ -25,11 +28,11 @@ def connect(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
 
 
-def _sqlite_pragmas(dbapi_conn, _record) -> None:
+def _sqlite_pragmas(dbapi_conn, _record, synchronous: str = "FULL") -> None:
     dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (see connect)
     cursor = dbapi_conn.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute(f"PRAGMA synchronous={synchronous}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()

@@ -195,7 +195,7 @@ class Mailbox:
         if raw is None:
             return Handled(uid, None, "vanished", None)  # removed by someone else meanwhile
         inbound_id, _new = store_once(
-            self.services.engine,
+            self.services.spool,
             raw,
             source=f"imap:{self.account.name}",
             source_key=key,

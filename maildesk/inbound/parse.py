@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from email import policy
 from email.header import decode_header, make_header
-from email.message import EmailMessage
+from email.message import Message
 from email.parser import BytesParser
 
 import nh3
@@ -86,13 +86,13 @@ class Parsed:
 
 def parse(raw: bytes) -> Parsed:
     sha = hashlib.sha256(raw).hexdigest()
-    msg = BytesParser(policy=policy.default).parsebytes(raw)
-    assert isinstance(msg, EmailMessage)
+    msg = _load(raw)
     defects: list[str] = [type(d).__name__ for d in msg.defects]
-    headers = {name: _header(msg, name) for name in KEPT_HEADERS if msg.get(name) is not None}
+    present = {name.lower() for name in msg.keys()}  # noqa: SIM118 - Message has no __iter__ of names
+    headers = {name: _header(msg, name) for name in KEPT_HEADERS if name in present}
     own_ids = _ids(_header(msg, "message-id"))
     senders = addresses_in(msg, "from")
-    if any(k.lower() == "from" for k in msg) and not senders:
+    if "from" in present and not senders:
         defects.append("unusable-from")
     text, html, attachments, from_html = _bodies(msg, defects)
     return Parsed(
@@ -142,9 +142,16 @@ def _failed_recipients(raw: bytes) -> tuple[str, ...]:
     return tuple(dict.fromkeys(found))[:20]
 
 
+def _load(raw: bytes) -> Message:
+    """The MIME tree, walked with the compat32 policy: three times cheaper than the modern
+    one, and it never raises on a header. The modern parser is used only for addresses,
+    behind our own guards (`addresses.addresses_in`)."""
+    return BytesParser(policy=policy.compat32).parsebytes(raw)
+
+
 def attachment_payloads(raw: bytes) -> list[tuple[str, str, bytes]]:
     """(filename, content type, bytes) of each attachment, for relaying a consultant's mail."""
-    msg = BytesParser(policy=policy.default).parsebytes(raw)
+    msg = _load(raw)
     found: list[tuple[str, str, bytes]] = []
     for part in _leaves(msg, []):  # type: ignore[arg-type]
         filename = part.get_filename()
@@ -158,15 +165,16 @@ def _ids(value: str) -> list[str]:
     return MSGID_RE.findall(value)[:100]
 
 
-def _header(msg: EmailMessage, name: str) -> str:
-    """One header as one line of text; a header the parser chokes on is decoded by hand."""
-    try:
-        value = msg.get(name)
-        text = "" if value is None else str(value)
-    except Exception:  # noqa: BLE001 - the stdlib refuses it: decode the raw value ourselves
-        raws = [v for k, v in msg.raw_items() if k.lower() == name and isinstance(v, str)]
-        text = _decode_raw(raws[0]) if raws else ""
-    return one_line(text)
+def _header(msg: Message, name: str) -> str:
+    """One header as one line of text, RFC 2047 encoded words decoded."""
+    value = msg.get(name)
+    if value is None:
+        return ""
+    text = _FOLDING.sub(" ", str(value))
+    return one_line(_decode_raw(text) if "=?" in text else text)
+
+
+_FOLDING = re.compile(r"\r?\n[ \t]+")
 
 
 def _decode_raw(raw: str) -> str:
@@ -176,9 +184,7 @@ def _decode_raw(raw: str) -> str:
         return raw
 
 
-def _bodies(
-    msg: EmailMessage, defects: list[str]
-) -> tuple[str, str | None, list[Attachment], bool]:
+def _bodies(msg: Message, defects: list[str]) -> tuple[str, str | None, list[Attachment], bool]:
     """(text, HTML as received, attachments, whether the text was made from the HTML)."""
     texts: list[str] = []
     htmls: list[str] = []
@@ -203,7 +209,7 @@ def _bodies(
     return text, html, attachments, from_html
 
 
-def _leaves(msg: EmailMessage, defects: list[str]):
+def _leaves(msg: Message, defects: list[str]):
     try:
         for part in msg.walk():
             if not part.is_multipart() and part.get_content_type() != "message/rfc822":
@@ -212,7 +218,7 @@ def _leaves(msg: EmailMessage, defects: list[str]):
         defects.append(f"broken-mime:{type(exc).__name__}")
 
 
-def _payload_bytes(part: EmailMessage, defects: list[str]) -> bytes:
+def _payload_bytes(part: Message, defects: list[str]) -> bytes:
     try:
         payload = part.get_payload(decode=True)
     except Exception:  # noqa: BLE001 - a payload the stdlib cannot decode is a defect
@@ -221,7 +227,7 @@ def _payload_bytes(part: EmailMessage, defects: list[str]) -> bytes:
     return payload if isinstance(payload, bytes) else b""
 
 
-def _text_of(part: EmailMessage, defects: list[str]) -> str:
+def _text_of(part: Message, defects: list[str]) -> str:
     payload = _payload_bytes(part, defects)
     charset = part.get_content_charset() or "utf-8"
     try:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, Engine, or_, select, update
+from sqlalchemy.exc import IntegrityError
 
 from maildesk import logs
 from maildesk.apply import apply, record_trace
@@ -79,7 +80,12 @@ class Worker:
 
     def _attempt(self, inbound_id: int, attempts: int, now: datetime) -> Result:
         try:
-            return self._run(inbound_id, now)
+            try:
+                return self._run(inbound_id, now)
+            except IntegrityError:
+                # Another instance stored the same message a moment ago (two MX, or IMAP
+                # and SMTP): run again at once; this time dedupe sees it.
+                return self._run(inbound_id, now)
         except Exception as exc:  # noqa: BLE001 - any fault: count the attempt, keep the mail
             return self._failed(inbound_id, attempts, exc, now)
 

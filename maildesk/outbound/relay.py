@@ -24,7 +24,7 @@ from maildesk.config import OutboundConfig
 from maildesk.models import events, outbox
 
 log = logging.getLogger("maildesk.sender")
-LEASE = timedelta(minutes=5)
+LEASE = timedelta(seconds=90)  # longer than any SMTP conversation (timeout_seconds)
 MAX_DELAY = timedelta(hours=6)
 
 
@@ -43,19 +43,24 @@ class Sender:
     def __init__(self, engine: Engine, config: OutboundConfig) -> None:
         self.engine = engine
         self.config = config
+        self._smtp: smtplib.SMTP | None = None  # kept open while a batch is sent
 
     def flush(self, now: datetime, batch: int = 100) -> list[Delivery]:
         """Send up to `batch` due notifications, claiming them one at a time.
 
-        One at a time, so that a crash leaves only the row being sent waiting for its lease.
+        One at a time, so that a crash leaves only the row being sent waiting for its lease;
+        the connection to the relay stays open across the batch.
         """
         now = utc(now)
         done: list[Delivery] = []
-        while len(done) < batch:
-            rows = self._claim_batch(now, 1)
-            if not rows:
-                break
-            done.append(self._send(rows[0], now))
+        try:
+            while len(done) < batch:
+                rows = self._claim_batch(now, 1)
+                if not rows:
+                    break
+                done.append(self._send(rows[0], now))
+        finally:
+            self._hang_up()
         return done
 
     def deliver(self, outbox_id: int, now: datetime) -> Delivery:
@@ -63,7 +68,10 @@ class Sender:
         rows = self._claim_rows(outbox.c.id == outbox_id, now)
         if not rows:
             return Delivery(outbox_id, "busy", "claimed elsewhere or not due")
-        return self._send(rows[0], now)
+        try:
+            return self._send(rows[0], now)
+        finally:
+            self._hang_up()
 
     def _send(self, row, now: datetime) -> Delivery:
         try:
@@ -120,16 +128,34 @@ class Sender:
         if not self.config.host:
             self._pickup(row)
             return
-        with smtplib.SMTP(
-            self.config.host, self.config.port, timeout=self.config.timeout_seconds
-        ) as smtp:
+        smtp = self._connection()
+        try:
+            smtp.sendmail(row.mail_from, [row.recipient], row.raw)
+        except smtplib.SMTPRecipientsRefused as exc:
+            smtp.rset()
+            code, text = next(iter(exc.recipients.values()))
+            _raise_for(code, text)
+        except smtplib.SMTPResponseException as exc:
+            self._hang_up()  # the session's state is unknown: start afresh next time
+            _raise_for(exc.smtp_code, exc.smtp_error)
+        except (OSError, smtplib.SMTPException):
+            self._hang_up()
+            raise
+
+    def _connection(self) -> smtplib.SMTP:
+        if self._smtp is None:
+            self._smtp = smtplib.SMTP(
+                self.config.host, self.config.port, timeout=self.config.timeout_seconds
+            )
+        return self._smtp
+
+    def _hang_up(self) -> None:
+        smtp, self._smtp = self._smtp, None
+        if smtp is not None:
             try:
-                smtp.sendmail(row.mail_from, [row.recipient], row.raw)
-            except smtplib.SMTPRecipientsRefused as exc:
-                code, text = next(iter(exc.recipients.values()))
-                _raise_for(code, text)
-            except smtplib.SMTPResponseException as exc:
-                _raise_for(exc.smtp_code, exc.smtp_error)
+                smtp.quit()
+            except (OSError, smtplib.SMTPException):
+                smtp.close()
 
     def _pickup(self, row) -> None:
         """No relay configured: write the mail as an .eml file (named by row: no duplicates)."""
