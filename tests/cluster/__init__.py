@@ -1,0 +1,1 @@
+"""Several maildesk instances on one PostgreSQL database, as separate processes."""
