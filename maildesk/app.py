@@ -23,6 +23,7 @@ from maildesk.business_hours import BusinessCalendar
 from maildesk.clock import system_now
 from maildesk.cluster import Membership, run_beats
 from maildesk.config import Config
+from maildesk.db import reading
 from maildesk.inbound.imap import start_all
 from maildesk.inbound.smtp import IntakeHandler, controller
 from maildesk.inbound.worker import Worker
@@ -103,7 +104,7 @@ def ensure_queues(engine: Engine, config: Config) -> None:
 def instance_secret(engine: Engine) -> str:
     """The secret that signs our Message-IDs: generated once, shared by every instance."""
     _insert_once(engine, settings, {"name": "message_id_secret", "value": secrets.token_hex(32)})
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         return conn.execute(
             select(settings.c.value).where(settings.c.name == "message_id_secret")
         ).scalar_one()

@@ -9,9 +9,11 @@ its default `synchronous_commit=on` for both. Nothing here knows about tickets.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Connection, Engine, create_engine, event, inspect
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -21,11 +23,27 @@ def connect(url: str, *, durable: bool = True) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
         sync = "FULL" if durable else "NORMAL"
         event.listen(engine, "connect", lambda conn, rec: _sqlite_pragmas(conn, rec, sync))
-        # Let SQLAlchemy's own BEGIN handling defer to an explicit BEGIN IMMEDIATE so two
-        # writers never deadlock on a lock upgrade (SQLite's "database is locked").
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+        # A writing transaction starts with BEGIN IMMEDIATE so two writers never deadlock on
+        # a lock upgrade ("database is locked"); a connection opened with `reading()` starts
+        # a plain read transaction, which in WAL mode never waits for a writer.
+        event.listen(engine, "begin", _begin)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+
+
+def _begin(conn: Connection) -> None:
+    reading_only = conn.get_execution_options().get(READ_ONLY, False)
+    conn.exec_driver_sql("BEGIN" if reading_only else "BEGIN IMMEDIATE")
+
+
+READ_ONLY = "maildesk_read_only"
+
+
+@contextmanager
+def reading(engine: Engine) -> Iterator[Connection]:
+    """A connection for queries only: on SQLite it takes no write lock."""
+    with engine.connect() as conn:
+        yield conn.execution_options(**{READ_ONLY: True})
 
 
 def _sqlite_pragmas(dbapi_conn, _record, synchronous: str = "FULL") -> None:

@@ -20,6 +20,7 @@ from maildesk import status as st
 from maildesk.apply import SYSTEM, Conflict, apply_effects, record_event
 from maildesk.clock import utc
 from maildesk.config import Config, RemindersConfig
+from maildesk.db import reading
 from maildesk.effects import Notify, SetStatus
 from maildesk.inbound.view import SqlView
 from maildesk.models import tickets
@@ -50,7 +51,7 @@ class Done:
 
 
 def run(engine: Engine, config: Config, notifier: Notifier, now: datetime) -> list[Done]:
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         candidates = conn.execute(due_query(config.reminders, now)).all()
     done: list[Done] = []
     for row in candidates:

@@ -16,6 +16,7 @@ from maildesk import sla_watch
 from maildesk.business_hours import BusinessCalendar
 from maildesk.clock import utc
 from maildesk.config import Config
+from maildesk.db import reading
 from maildesk.labels import label
 from maildesk.models import (
     attachments,
@@ -56,13 +57,13 @@ def list_tickets(engine: Engine, status: str | None = None, queue: str | None = 
         query = query.where(tickets.c.status == status)
     if queue:
         query = query.where(tickets.c.queue == queue)
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         return [dict(row._mapping) for row in conn.execute(query)]
 
 
 def show_ticket(engine: Engine, key: str, sla: SlaView | None = None) -> dict[str, Any] | None:
     """The whole ticket; with `sla`, also where each service-level objective stands."""
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         row = conn.execute(select(tickets).where(tickets.c.key == key)).first()
         if row is None:
             return None
@@ -181,7 +182,7 @@ def _message(conn, row) -> dict[str, Any]:
 
 def trace(engine: Engine, message_id: str) -> list[dict[str, Any]]:
     spool_ids = select(inbound.c.id).where(inbound.c.message_id == message_id)
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         rows = conn.execute(
             select(
                 decisions.c.at,
@@ -291,7 +292,7 @@ def list_outbox(engine: Engine, status: str | None = None) -> list[dict[str, Any
     )
     if status:
         query = query.where(outbox.c.status == status)
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         return [dict(row._mapping) for row in conn.execute(query)]
 
 
@@ -309,7 +310,7 @@ def format_outbox(rows: list[dict[str, Any]]) -> str:
 
 def status(engine: Engine, now: datetime, alive_within: float = 60.0) -> dict[str, Any]:
     """The whole cluster at a glance: instances, mailbox holders, backlogs, oldest pending."""
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         members = [
             dict(r._mapping)
             for r in conn.execute(select(instances).order_by(instances.c.started_at))

@@ -21,6 +21,7 @@ from maildesk.apply import apply_effects
 from maildesk.business_hours import BusinessCalendar
 from maildesk.clock import utc
 from maildesk.config import Config
+from maildesk.db import reading
 from maildesk.effects import Notify
 from maildesk.labels import label
 from maildesk.models import sla_notices, ticket_details, tickets
@@ -76,7 +77,7 @@ def run(
     engine: Engine, config: Config, calendar: BusinessCalendar, notifier: Notifier, now: datetime
 ) -> list[Warning_]:
     """Look only at tickets whose next threshold has passed (`sla_check_at`, indexed)."""
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         rows = conn.execute(
             select(
                 tickets.c.id,

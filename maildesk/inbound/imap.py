@@ -32,6 +32,7 @@ from sqlalchemy.exc import IntegrityError
 from maildesk import logs
 from maildesk.addresses import normalise_address
 from maildesk.config import Config
+from maildesk.db import reading
 from maildesk.inbound.imap_config import ImapAccount
 from maildesk.inbound.spool import store
 from maildesk.models import inbound
@@ -281,7 +282,7 @@ def store_once(
 
 
 def _stored(engine: Engine, source_key: str) -> tuple[int, str, str | None, str | None] | None:
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         row = conn.execute(
             select(inbound.c.id, inbound.c.status, inbound.c.outcome, inbound.c.reason).where(
                 inbound.c.source_key == source_key

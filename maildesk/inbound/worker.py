@@ -19,6 +19,7 @@ from maildesk import logs
 from maildesk.apply import apply, record_trace
 from maildesk.clock import utc
 from maildesk.config import Config
+from maildesk.db import reading
 from maildesk.effects import Decision
 from maildesk.inbound.parse import parse
 from maildesk.inbound.pipeline import Context, Draft, run
@@ -129,20 +130,22 @@ class Worker:
         return claimed
 
     def _run(self, inbound_id: int, now: datetime) -> Result:
-        with self.engine.begin() as conn:
+        with reading(self.engine) as conn:
             row = conn.execute(select(inbound).where(inbound.c.id == inbound_id)).one()
-            parsed = parse(row.raw)
-            draft = Draft(
-                parsed, tuple(row.rcpt_tos or ()), row.mail_from if row.source == "smtp" else None
-            )
+        parsed = parse(row.raw)  # pure and the costliest step: outside the write lock
+        envelope_from = row.mail_from if row.source == "smtp" else None
+        with self.engine.begin() as conn:
+            draft = Draft(parsed, tuple(row.rcpt_tos or ()), envelope_from)
             draft = run(draft, Context(self.config, SqlView(conn), self.ids, now))
             assert draft.outcome is not None, "the pipeline always ends with an outcome"
             key = apply(
                 conn, inbound_id, draft.outcome, draft.effects, draft.decisions, now, self.notifier
             )
-        for d in draft.decisions:
+        # Each step at DEBUG (all of them are in `maildesk trace`); the outcome at INFO.
+        for d in draft.decisions if log.isEnabledFor(logging.DEBUG) else ():
             logs.decision(
                 log,
+                logging.DEBUG,
                 ticket=key,
                 msgid=parsed.message_id,
                 inbound=inbound_id,
