@@ -7,6 +7,8 @@ runs in its own thread (plain synchronous code); only the SMTP listener is async
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import os
 import secrets
 import signal
 import threading
@@ -73,11 +75,12 @@ def load_templates(config: Config) -> TemplateSet:
     return TemplateSet.load(directory, default=config.templates.default_language)
 
 
-def build(config: Config) -> Services:
+def build(config: Config, *, migrate: bool = True) -> Services:
     """Connect, migrate, make sure every queue has a counter, load secret and templates."""
     templates = load_templates(config)
     intake = db.connect(config.database.url)
-    db.migrate(intake)
+    if migrate:
+        db.migrate(intake)
     engine = db.connect(config.database.url, durable=False)
     ensure_queues(engine, config)
     ids = MessageIds(config.outbound.message_id_secret or instance_secret(engine))
@@ -125,10 +128,24 @@ def _insert_once(engine: Engine, table, values: dict) -> None:
 
 def run(config: Config, clock: Callable[[], datetime] = system_clock) -> int:
     services = build(config)
-    wake = threading.Event()
+    context = multiprocessing.get_context("fork")
     stop = threading.Event()
-    send_wake = threading.Event()
+    quit_children = context.Event()
+    wake = context.Event()  # a message was spooled
+    send_wake = context.Event()  # notifications were queued
     services.sender_wake = send_wake.set
+    # Worker processes are forked first, before any thread exists in this process, so that
+    # processing (CPU-bound Python) runs beside intake instead of sharing its interpreter.
+    children = [
+        context.Process(
+            target=_worker_process,
+            args=(config, clock, wake, send_wake, quit_children, os.getpid()),
+            name=f"maildesk-worker-{i}",
+        )
+        for i in range(config.processing.workers)
+    ]
+    for child in children:
+        child.start()
     handler = IntakeHandler(services.spool, config, clock, on_stored=lambda _id: wake.set())
     smtp = controller(handler, config)
     smtp.start()
@@ -148,6 +165,7 @@ def run(config: Config, clock: Callable[[], datetime] = system_clock) -> int:
         action="started",
         smtp=f"{config.smtp.host}:{config.smtp.port}",
         database=_safe_url(config.database.url),
+        workers=len(children),
         config=config.source,
     )
 
@@ -166,26 +184,61 @@ def run(config: Config, clock: Callable[[], datetime] = system_clock) -> int:
     sending.start()
     scheduler = start_scheduler(services, clock)
     try:
-        loop(
-            services.worker.process_due,
-            clock,
-            wake,
-            stop,
-            config.processing.poll_seconds,
-            send_wake,
-        )
+        if children:
+            stop.wait()
+        else:
+            loop(
+                services.worker.process_due,
+                clock,
+                wake,
+                stop,
+                config.processing.poll_seconds,
+                send_wake,
+            )
     finally:
+        smtp.stop()  # no new mail first, then let the workers finish what they hold
+        quit_children.set()
+        wake.set()
+        for child in children:
+            child.join(timeout=60)
         scheduler.shutdown(wait=True)
         send_wake.set()
         sending.join()
         for mailbox in mailboxes:
             mailbox.join(timeout=max((a.timeout_seconds for a in config.imap), default=1) + 5)
-        smtp.stop()
         beats.join(timeout=5)
         member.leave()
         services.dispose()
         logs.decision(log, action="stopped")
     return 0
+
+
+def _worker_process(
+    config: Config,
+    clock: Callable[[], datetime],
+    wake,
+    sent,
+    quit_event,
+    parent: int,
+) -> None:
+    """A forked worker: its own engines, processing until told to stop or orphaned."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    services = build(config, migrate=False)
+    stop = threading.Event()
+
+    def watch_parent() -> None:
+        while not quit_event.wait(1.0):
+            if os.getppid() != parent:
+                break  # the parent died (SIGKILL): stop, mail stays safe in the spool
+        stop.set()
+        wake.set()
+
+    threading.Thread(target=watch_parent, daemon=True).start()
+    try:
+        loop(services.worker.process_due, clock, wake, stop, config.processing.poll_seconds, sent)
+    finally:
+        services.dispose()
 
 
 def loop(

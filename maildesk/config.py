@@ -114,6 +114,7 @@ class ProcessingConfig:
     max_attempts: int = 3
     poll_seconds: float = 2.0
     default_queue: str = ""
+    workers: int = 1  # processes that process spooled mail; 0: in the daemon's own process
 
 
 @dataclass(frozen=True)
@@ -244,7 +245,12 @@ def from_mapping(data: dict[str, Any], source: str = "(mapping)") -> Config:
         processing=reader.section(
             "processing",
             ProcessingConfig,
-            {"max_attempts": _positive_int, "poll_seconds": _positive_float, "default_queue": _str},
+            {
+                "max_attempts": _positive_int,
+                "poll_seconds": _positive_float,
+                "default_queue": _str,
+                "workers": _worker_count,
+            },
         ),
         templates=reader.section(
             "templates",
@@ -464,6 +470,12 @@ def _positive_float(key: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
         raise ConfigError(f"{key}: must be a positive number, got {value!r}")
     return float(value)
+
+
+def _worker_count(key: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 16:
+        raise ConfigError(f"{key}: must be a whole number from 0 to 16, got {value!r}")
+    return value
 
 
 def _relay_timeout(key: str, value: Any) -> float:
