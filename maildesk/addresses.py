@@ -28,6 +28,8 @@ def normalise_address(text: str) -> str | None:
     text = text.strip()
     if text.startswith("<") and text.endswith(">"):
         text = text[1:-1].strip()
+    if text.endswith(".") and "@" in text:
+        text = text[:-1]  # a fully qualified domain (RFC 5321 §2.3.5): same mailbox
     if len(text) > 254 or not _ADDR_RE.match(text):
         return None
     return text.lower()

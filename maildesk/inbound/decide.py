@@ -25,12 +25,22 @@ from maildesk.effects import (
 from maildesk.inbound import qualify
 from maildesk.inbound.screen import BOUNCE
 from maildesk.inbound.staff import staff_reply
+from maildesk.inbound.thread import trusted
 from maildesk.inbound.trust import staff_verdict
 from maildesk.outbound.compose import AUTO_GENERATED
 
 if TYPE_CHECKING:
     from maildesk.inbound.pipeline import Context, Draft
     from maildesk.inbound.view import TicketRef
+
+
+# Addresses that never read answers: the request is kept, but nothing is sent back.
+NO_REPLY_LOCALPARTS = frozenset(
+    (
+        *("noreply", "no-reply", "no_reply", "donotreply", "do-not-reply", "do_not_reply"),
+        *("root", "abuse"),
+    )
+)
 
 
 def decide(draft: Draft, ctx: Context) -> Draft:
@@ -93,8 +103,17 @@ def _closed(draft: Draft, ctx: Context, ticket: TicketRef, people: tuple) -> Dra
 def _on_reply(draft: Draft, ctx: Context, ticket: TicketRef, people: tuple) -> Draft:
     parsed, via = draft.parsed, draft.threading.via if draft.threading else ""
     merged, draft = qualify.on_reply(draft, ctx, ticket)
+    # A reply adds nobody it merely Cc's, and its sender only when the sender is one the
+    # threading rules trust (a participant or a colleague): holding a Message-ID of ours
+    # must not be enough to start receiving the ticket's mail.
+    staff = frozenset(ctx.config.staff.addresses)
+    joining = tuple(
+        (name, address)
+        for name, address in people
+        if address == parsed.sender and trusted(parsed.sender, ticket, staff)
+    )
     effects: list[Effect] = [
-        AppendMessage(ticket.key, _message(draft), people),
+        AppendMessage(ticket.key, _message(draft), joining),
         RecordEvent(ticket.key, "message-in", parsed.sender, via),
         *merged,
     ]
@@ -180,6 +199,8 @@ def _answer(
     p = draft.parsed
     if p.sender in ctx.config.own_addresses or p.sender in ctx.config.staff.addresses:
         return (), draft.note("notify", "suppressed", f"{template}: sender is one of ours")
+    if p.sender.partition("@")[0] in NO_REPLY_LOCALPARTS:
+        return (), draft.note("notify", "suppressed", f"{template}: a no-reply address")
     limit = ctx.config.outbound.auto_replies_per_hour
     recent = ctx.view.automatic_count_since(p.sender, ctx.now - timedelta(hours=1))
     if recent >= limit:

@@ -81,7 +81,12 @@ class Parsed:
 
     @property
     def dedup_key(self) -> str:
-        return hashlib.sha256(f"{self.message_id}\n{self.sender}".encode()).hexdigest()
+        """The same message however it arrives (two MX, SMTP and IMAP): Message-ID, sender,
+        subject and text, never trace headers. A different message reusing a Message-ID
+        gets another key, so it is kept (and flagged) instead of dropped."""
+        body = hashlib.sha256(self.text_body.encode("utf-8", "surrogatepass")).hexdigest()
+        key = f"{self.message_id}\n{self.sender}\n{self.subject}\n{body}"
+        return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def parse(raw: bytes) -> Parsed:

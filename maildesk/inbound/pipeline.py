@@ -44,21 +44,31 @@ class Draft:
     decisions: tuple[Decision, ...] = ()
     effects: tuple[Effect, ...] = ()
     outcome: Outcome | None = field(default=None)
+    flags: tuple[str, ...] = ()  # oddities carried into the outcome's reason
 
     def note(self, step: str, action: str, reason: str = "") -> Draft:
         return replace(self, decisions=(*self.decisions, Decision(step, action, reason)))
 
     def finish(self, outcome: str, reason: str, ticket_key: str | None, *effects: Effect) -> Draft:
+        if self.flags:
+            reason = f"{reason} ({', '.join(self.flags)})"
         result = Outcome(outcome, reason, ticket_key, self.parsed.message_id)
         return replace(self, effects=(*self.effects, *effects), outcome=result)
 
 
 def dedupe(draft: Draft, ctx: Context) -> Draft:
-    key = ctx.view.ticket_of_duplicate(draft.parsed.dedup_key)
-    if key is None:
-        return draft.note("dedupe", "new", "message not seen before")
-    reason = "same Message-ID from the same sender already stored"
-    return draft.note("dedupe", "duplicate", reason).finish("duplicate", reason, key)
+    parsed = draft.parsed
+    key = ctx.view.ticket_of_duplicate(parsed.dedup_key)
+    if key is not None:
+        reason = "the same message (Message-ID, sender, subject, text) is already stored"
+        return draft.note("dedupe", "duplicate", reason).finish("duplicate", reason, key)
+    if not parsed.message_id_synthesized and ctx.view.message_id_known(parsed.message_id):
+        # RFC 5322 says a Message-ID is unique; this one is not. Keep both, say so.
+        why = f"{parsed.message_id} already names a different message"
+        return replace(draft, flags=(*draft.flags, "message_id_collision")).note(
+            "dedupe", "message_id_collision", why
+        )
+    return draft.note("dedupe", "new", "message not seen before")
 
 
 def screen_step(draft: Draft, ctx: Context) -> Draft:

@@ -22,6 +22,7 @@ from maildesk.config import Config
 from maildesk.inbound.spool import store
 
 log = logging.getLogger("maildesk.smtp")
+MAX_RECIPIENTS = 100
 TEMPFAIL = "451 4.3.0 Temporary local problem, please try again later"
 
 
@@ -46,6 +47,8 @@ class IntakeHandler:
         address: str,
         rcpt_options: list[str],
     ) -> str:
+        if len(envelope.rcpt_tos) >= MAX_RECIPIENTS:
+            return "452 4.5.3 Too many recipients"  # RFC 5321 §4.5.3.1.10
         normal = normalise_address(address)
         if normal is None or self.config.queue_for_address(normal) is None:
             logs.decision(

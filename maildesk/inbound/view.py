@@ -40,6 +40,7 @@ class View(Protocol):
     def notification(self, message_id: str) -> tuple[str, str | None] | None: ...
     def last_notification_to(self, recipient: str) -> str | None: ...
     def recipient_of(self, message_id: str) -> str | None: ...
+    def message_id_known(self, message_id: str) -> bool: ...
 
 
 class SqlView:
@@ -88,6 +89,12 @@ class SqlView:
             .where(outbox.c.message_id == message_id)
         ).first()
         return (row[0], row[1]) if row else None
+
+    def message_id_known(self, message_id: str) -> bool:
+        found = self.conn.execute(
+            select(messages.c.id).where(messages.c.message_id == message_id).limit(1)
+        ).first()
+        return found is not None
 
     def recipient_of(self, message_id: str) -> str | None:
         """Who one of our notifications was sent to (None when it is not ours)."""

@@ -80,6 +80,11 @@ class Worker:
         return self._attempt(inbound_id, attempts, now)
 
     def _attempt(self, inbound_id: int, attempts: int, now: datetime) -> Result:
+        if attempts > self.config.processing.max_attempts:
+            # Its earlier attempts never finished: it killed the process each time (a crash,
+            # an out-of-memory kill). Quarantine it without running it again.
+            crashed = RuntimeError(f"the worker died {attempts - 1} times processing it")
+            return self._failed(inbound_id, attempts - 1, crashed, now)
         try:
             try:
                 return self._run(inbound_id, now)

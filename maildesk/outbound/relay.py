@@ -19,6 +19,7 @@ from pathlib import Path
 from sqlalchemy import Engine, and_, insert, or_, select, update
 
 from maildesk import logs
+from maildesk.addresses import normalise_address
 from maildesk.clock import utc
 from maildesk.config import OutboundConfig
 from maildesk.models import events, outbox
@@ -74,6 +75,8 @@ class Sender:
             self._hang_up()
 
     def _send(self, row, now: datetime) -> Delivery:
+        if normalise_address(row.recipient) is None or normalise_address(row.mail_from) is None:
+            return self._give_up(row, now, f"invalid address: {row.recipient!r}")
         try:
             self._transmit(row)  # outside any transaction, by construction
         except Permanent as exc:

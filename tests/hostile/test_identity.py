@@ -47,11 +47,6 @@ def test_f046_forged_staff_sender_from_outside_gets_no_staff_rights(desk):
     assert outbox_to(desk, "alice@acme.ch")[-1]["template"] == "ack"  # nothing relayed
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs code: decide._on_reply adds any sender (and Cc) answering our token as a "
-    "participant; an unverified sender should be appended without changing participants",
-)
 def test_f047_token_from_another_sender_does_not_add_a_participant(desk):
     token = desk.ids.make("SUP-1", "help.example")
     ingest(desk, message(sender="bob@other.example", message_id="<b@o>", in_reply_to=token))
@@ -76,11 +71,6 @@ def test_f048_tampered_or_replayed_token_is_treated_as_new_mail(desk, tamper):
     assert [len(show(desk, k)["messages"]) for k in ("SUP-1", "SUP-2")] == [1, 1]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs code: decide._people adds every Cc of a reply as a participant "
-    "(alga-psa #3241: not without authentication and policy)",
-)
 def test_f049_cc_on_a_reply_is_not_made_a_participant(desk):
     token = desk.ids.make("SUP-1", "help.example")
     ingest(

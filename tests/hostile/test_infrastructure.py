@@ -120,12 +120,6 @@ def test_f099_idle_is_renewed_well_before_nat_timeouts():
     assert dovecot.account("desk2").idle_renew_seconds <= 29 * 60
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs code: worker.py never checks attempts before running a claimed row, so "
-    "a message that kills the process is retried forever (never quarantined) and, first "
-    "in id order whenever its lease expires, keeps the messages behind it waiting",
-)
 def test_f106_process_killing_message_is_quarantined_and_others_go_on(tmp_path):
     # A message that kills the worker process itself, three times over (os._exit).
     desk = sqlite_desk(tmp_path)

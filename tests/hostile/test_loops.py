@@ -76,11 +76,6 @@ def test_f061_daemon_senders_get_no_reply(desk, local):
     _silent(desk, message(sender=f"{local}@mx.acme.ch"))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs code: screen.py recognises only mailer-daemon/postmaster local parts; "
-    "noreply@, no-reply@, root@, abuse@ still get an acknowledgement",
-)
 @pytest.mark.parametrize("local", ["noreply", "no-reply", "root", "abuse"])
 def test_f061_no_reply_style_senders_get_no_reply(desk, local):
     ingest(desk, message(sender=f"{local}@robot.example"))

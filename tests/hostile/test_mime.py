@@ -213,11 +213,6 @@ def test_f037_overlong_message_id_on_every_database(services):
     assert ingest(services, raw).outcome == "duplicate"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs code: pipeline.dedupe / Parsed.dedup_key use Message-ID+sender only: a "
-    "different message reusing the ID is dropped as `duplicate`, not kept and flagged",
-)
 def test_f038_same_message_id_different_content_is_kept_and_flagged(services):
     assert ingest(services, message(body="Premier message.\n")).outcome == "created"
     second = ingest(services, message(body="Tout autre contenu.\n"))

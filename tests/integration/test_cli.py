@@ -51,7 +51,7 @@ def test_ingest_files_and_stdin_print_one_json_object_each(db_url, tmp_path):
             "outcome": "duplicate",
             "ticket": "SUP-1",
             "message_id": "<one@acme.ch>",
-            "reason": "same Message-ID from the same sender already stored",
+            "reason": "the same message (Message-ID, sender, subject, text) is already stored",
         },
     ]
     reply = message(subject="AW: [SUP-1] Erreur", message_id="<two@acme.ch>", body="Danke")
