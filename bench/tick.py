@@ -84,7 +84,8 @@ def ticket_rows(n: int, rng: random.Random) -> tuple[dict, dict]:
     days = rng.uniform(30, 730) if status == "closed" else rng.uniform(0, 60)
     waiting = None
     if status == "waiting_customer":
-        waiting = NOW - timedelta(days=rng.uniform(0, 30))  # spread over 30 days
+        # Steady state: tickets waiting longer than the closure delay were closed already.
+        waiting = NOW - timedelta(days=rng.uniform(0, 20))
         days = (NOW - waiting).days + rng.uniform(0, 20)
     created = NOW - timedelta(days=days)
     answered = None if status in ("new", "qualified") else created + timedelta(hours=2)
