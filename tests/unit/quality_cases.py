@@ -199,7 +199,7 @@ Version 12.4
 Société : Fiduciaire Rey & Cie
 
 Cordialement
-Claude Rey
+Denis Rey
 Tél : 022 310 20 30
 [cid:image001.png@01DB8F3A.1C2E0F40]
 """,
@@ -207,7 +207,7 @@ Tél : 022 310 20 30
         "fields": {
             "version": "12.4",
             "company": "Fiduciaire Rey & Cie",
-            "contact": "Claude Rey",
+            "contact": "Denis Rey",
             "phone": "022 310 20 30",
             "steps": "yes",
         },
