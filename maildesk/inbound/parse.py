@@ -89,7 +89,40 @@ class Parsed:
         return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+class Unprocessable(ValueError):
+    """Mail beyond our limits: quarantined at once with this reason, never retried."""
+
+
+MAX_PARTS = 1000
+MAX_DEPTH = 50
+MAX_HEADER_FIELDS = 1000
+MAX_HTML_CHARS = 2 * 1024 * 1024
+MAX_PARAMETERS = 100
+_CTYPE_LINE_RE = re.compile(rb"(?im)^content-(?:type|disposition):[^\r\n]*(?:\r?\n[ \t][^\r\n]*)*")
+_PART_RE = re.compile(rb"(?im)^content-type:")
+_BOUNDARY_RE = re.compile(rb'(?i)boundary\s*=\s*"?([^";\r\n]{1,200})')
+_FIELD_RE = re.compile(rb"(?m)^[!-9;-~]+:")
+
+
+def check_limits(raw: bytes) -> None:
+    """Cheap byte counts before the parser runs, so a MIME bomb never reaches it (the
+    stdlib needs seconds for 50,000 parts and recurses once per nesting level)."""
+    end = raw.find(b"\r\n\r\n")
+    head = raw[: end if end >= 0 else len(raw)]
+    if len(_FIELD_RE.findall(head)) > MAX_HEADER_FIELDS:
+        raise Unprocessable(f"mime_limits: more than {MAX_HEADER_FIELDS} header fields")
+    if len(_PART_RE.findall(raw)) > MAX_PARTS:
+        raise Unprocessable(f"mime_limits: more than {MAX_PARTS} MIME parts")
+    if len(set(_BOUNDARY_RE.findall(raw))) > MAX_DEPTH:
+        raise Unprocessable(f"mime_limits: MIME nesting deeper than {MAX_DEPTH}")
+    for line in _CTYPE_LINE_RE.findall(raw):
+        # The stdlib's parameter parser is quadratic (gh-136063): 50,000 take a minute.
+        if line.count(b";") > MAX_PARAMETERS:
+            raise Unprocessable(f"mime_limits: more than {MAX_PARAMETERS} Content-Type parameters")
+
+
 def parse(raw: bytes) -> Parsed:
+    check_limits(raw)
     sha = hashlib.sha256(raw).hexdigest()
     msg = _load(raw)
     defects: list[str] = [type(d).__name__ for d in msg.defects]
@@ -207,6 +240,11 @@ def _bodies(msg: Message, defects: list[str]) -> tuple[str, str | None, list[Att
         (htmls if ctype == "text/html" else texts).append(content)
     # NUL is legal in mail but not in a PostgreSQL text column: keep it visible, not fatal.
     html = "\n".join(htmls).replace("\x00", "\ufffd") if htmls else None
+    if html is not None and len(html) > MAX_HTML_CHARS - 65536:
+        # Sanitising is linear but not free: cap it first, with room for the end tags
+        # the sanitiser adds, so the stored HTML stays within MAX_HTML_CHARS.
+        html = html[: MAX_HTML_CHARS - 65536]
+        defects.append("html-truncated")
     text = "\n".join(texts).replace("\x00", "\ufffd").strip() if texts else ""
     from_html = not text and bool(html)
     if from_html:
@@ -244,7 +282,16 @@ def _text_of(part: Message, defects: list[str]) -> str:
 
 def sanitise_html(html: str) -> str:
     """HTML safe to show a consultant: no scripts, handlers, styles or remote content."""
-    return nh3.clean(html, url_schemes={"http", "https", "mailto", "cid"})
+    return nh3.clean(
+        html, url_schemes={"http", "https", "mailto", "cid"}, attribute_filter=_no_remote_images
+    )
+
+
+def _no_remote_images(element: str, attribute: str, value: str) -> str | None:
+    """Images only from the mail itself (`cid:`): a remote one is a tracking pixel."""
+    if element == "img" and attribute in ("src", "srcset") and not value.startswith("cid:"):
+        return None
+    return value
 
 
 def html_text(html: str) -> str:

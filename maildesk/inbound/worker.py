@@ -21,7 +21,7 @@ from maildesk.clock import utc
 from maildesk.config import Config
 from maildesk.db import reading
 from maildesk.effects import Decision
-from maildesk.inbound.parse import parse
+from maildesk.inbound.parse import Unprocessable, parse
 from maildesk.inbound.pipeline import Context, Draft, run
 from maildesk.inbound.view import SqlView
 from maildesk.models import inbound
@@ -88,6 +88,8 @@ class Worker:
         try:
             try:
                 return self._run(inbound_id, now)
+            except Unprocessable as exc:  # deterministic: retrying cannot help
+                return self._failed(inbound_id, self.config.processing.max_attempts, exc, now)
             except IntegrityError:
                 # Another instance stored the same message a moment ago (two MX, or IMAP
                 # and SMTP): run again at once; this time dedupe sees it.
