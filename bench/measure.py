@@ -1,9 +1,10 @@
 """Drive one pass of the corpus through a mail desk listening on SMTP, and measure it.
 
 The corpus is split over K connections by sender (a reply always follows its request on
-the same connection); each `250` and each acknowledgement at the sink is timed on this
-process's monotonic clock, and the server's CPU and peak memory are read from /proc.
-It measures only: it never starts or configures the server under test.
+the same connection), the connections round-robin over the server's instances; each `250`
+and each acknowledgement at the sink is timed on this process's monotonic clock, and the
+CPU and peak memory of all instances are read from /proc. It measures only: it never
+starts or configures the server under test.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import smtplib
 import threading
 import time
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from corpus import SUPPORT, Mail
@@ -33,7 +35,7 @@ class PassResult:
     latency_median: float  # seconds, 250 -> ack at the sink
     latency_p99: float
     latency_max: float
-    cpu_per_message: float  # seconds of user+sys of the server process
+    cpu_per_message: float  # seconds of user+sys of the server processes
     peak_rss_mb: float
     complete: bool
 
@@ -62,15 +64,15 @@ def _cpu_of(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime (fields 14, 15)
 
 
-def cpu_seconds(pid: int) -> float:
-    """user+sys of the server, all threads and child processes, from /proc/PID/stat."""
-    return sum(_cpu_of(p) for p in _tree(pid))
+def cpu_seconds(pids: Sequence[int]) -> float:
+    """user+sys of the server instances, all threads and child processes, from /proc/PID/stat."""
+    return sum(_cpu_of(p) for pid in pids for p in _tree(pid))
 
 
-def peak_rss_mb(pid: int) -> float:
-    """VmHWM summed over the server and its child processes."""
+def peak_rss_mb(pids: Sequence[int]) -> float:
+    """VmHWM summed over the server instances and their child processes."""
     total = 0.0
-    for p in _tree(pid):
+    for p in (p for pid in pids for p in _tree(pid)):
         try:
             with open(f"/proc/{p}/status") as fh:
                 for line in fh:
@@ -120,21 +122,24 @@ def _send_lane(port: int, lane: list[Mail], start: float, rate: float | None, ou
 
 
 def run_pass(
-    port: int,
-    pid: int,
+    ports: Sequence[int],
+    pids: Sequence[int],
     sink: SinkHandler,
     mails: list[Mail],
     connections: int,
     rate: float | None = None,
     timeout: float = 1800.0,
 ) -> PassResult:
+    """One pass; connection i goes to instance i mod N (`ports`), `pids` are the instances."""
     sink.reset()
     accepted: dict[str, float] = {}
-    cpu_before = cpu_seconds(pid)
+    cpu_before = cpu_seconds(pids)
     start = time.monotonic()
     threads = [
-        threading.Thread(target=_send_lane, args=(port, lane, start, rate, accepted))
-        for lane in split(mails, connections)
+        threading.Thread(
+            target=_send_lane, args=(ports[i % len(ports)], lane, start, rate, accepted)
+        )
+        for i, lane in enumerate(split(mails, connections))
     ]
     for t in threads:
         t.start()
@@ -144,11 +149,11 @@ def run_pass(
     wanted = {m.message_id for m in mails if not m.is_reply}
     complete = sink.wait_for(wanted, timeout) and len(accepted) == len(mails)
     time.sleep(0.5)  # let a stray extra mail arrive, so it is counted
-    cpu = cpu_seconds(pid) - cpu_before
-    return _result(mails, accepted, sink, wanted, start, intake_end, cpu, pid, complete)
+    cpu = cpu_seconds(pids) - cpu_before
+    return _result(mails, accepted, sink, wanted, start, intake_end, cpu, pids, complete)
 
 
-def _result(mails, accepted, sink, wanted, start, intake_end, cpu, pid, complete) -> PassResult:
+def _result(mails, accepted, sink, wanted, start, intake_end, cpu, pids, complete) -> PassResult:
     arrivals = sink.snapshot()
     first_ack: dict[str, float] = {}
     for a in arrivals:
@@ -167,6 +172,6 @@ def _result(mails, accepted, sink, wanted, start, intake_end, cpu, pid, complete
         latency_p99=percentile(latencies, 0.99),
         latency_max=max(latencies, default=float("nan")),
         cpu_per_message=cpu / len(mails),
-        peak_rss_mb=peak_rss_mb(pid),
+        peak_rss_mb=peak_rss_mb(pids),
         complete=complete,
     )

@@ -3,10 +3,11 @@
 Starts `maildesk run` on a throw-away configuration and database (SQLite file in a temp
 dir, or a throw-away PostgreSQL database dropped at the end), then the floor
 (`bench/floor.py`), sends the corpus to each over K SMTP connections and waits until
-every request's acknowledgement has reached the sink. See bench/README.md.
+every request's acknowledgement has reached the sink. With `--instances N` it also runs
+N maildesk processes on one PostgreSQL database. See bench/README.md.
 
     python bench/run.py [--count N] [--connections K] [--db sqlite|postgresql]
-                        [--latency-at-half-rate] [--profile OUT.svg]
+                        [--instances N] [--latency-at-half-rate] [--profile OUT.svg]
 """
 
 from __future__ import annotations
@@ -50,8 +51,8 @@ def database(kind: str, tmp: Path, name: str):
             admin.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
 
 
-def maildesk_config(tmp: Path, url: str, port: int, sink_port: int) -> Path:
-    path = tmp / "maildesk.toml"
+def maildesk_config(tmp: Path, name: str, url: str, port: int, sink_port: int) -> Path:
+    path = tmp / f"{name}.toml"
     path.write_text(
         f'[database]\nurl = "{url}"\n\n'
         f'[smtp]\nhost = "127.0.0.1"\nport = {port}\n\n'
@@ -66,16 +67,19 @@ def maildesk_config(tmp: Path, url: str, port: int, sink_port: int) -> Path:
     return path
 
 
-def start(system: str, tmp: Path, url: str, sink_port: int) -> tuple[subprocess.Popen, int]:
+def start(
+    system: str, tmp: Path, url: str, sink_port: int, name: str = ""
+) -> tuple[subprocess.Popen, int]:
+    name = name or system  # one configuration and log per instance
     port = free_port()
     if system == "maildesk":
-        cfg = maildesk_config(tmp, url, port, sink_port)
+        cfg = maildesk_config(tmp, name, url, port, sink_port)
         argv = [sys.executable, "-m", "maildesk", "--config", str(cfg), "run"]
     else:
         floor = Path(__file__).with_name("floor.py")
         argv = [sys.executable, str(floor), "--port", str(port), "--relay-port", str(sink_port)]
         argv += ["--db", url]
-    log = (tmp / f"{system}.log").open("ab")
+    log = (tmp / f"{name}.log").open("ab")
     proc = subprocess.Popen(argv, cwd=ROOT, stdout=log, stderr=log)  # noqa: S603
     try:
         wait_for_port(port)
@@ -85,32 +89,58 @@ def start(system: str, tmp: Path, url: str, sink_port: int) -> tuple[subprocess.
     return proc, port
 
 
-def stop(proc: subprocess.Popen) -> None:
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
-def measure(system, opts, tmp, sink, sink_port, mails, rate=None, profile=None) -> PassResult:
-    name = f"{system}_{'paced' if rate else 'max'}"
-    with database(opts.db, tmp, name) as url:
-        proc, port = start(system, tmp, url, sink_port)
-        print(f"  {name}: pid {proc.pid}, port {port}, db {url}", flush=True)
-        spy = None
-        if profile:
-            spy_bin = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
-            spy_argv = [spy_bin, "record", "-o", profile, "--pid", str(proc.pid), "--threads"]
-            spy = subprocess.Popen(spy_argv, stdout=subprocess.DEVNULL)  # noqa: S603
+def stop(procs: list[subprocess.Popen]) -> None:
+    for proc in procs:  # all at once, so the instances drain side by side
+        proc.send_signal(signal.SIGTERM)
+    for proc in procs:
         try:
-            return run_pass(port, proc.pid, sink, mails, opts.connections, rate, opts.timeout)
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@contextlib.contextmanager
+def servers(system: str, count: int, tmp: Path, name: str, url: str, sink_port: int):
+    """`count` processes of `system` on one database, started one after the other (the
+    first has migrated it before the next connects), all stopped at the end."""
+    procs: list[subprocess.Popen] = []
+    ports: list[int] = []
+    try:
+        for i in range(count):
+            instance = f"{name}_{i + 1}" if count > 1 else name
+            proc, port = start(system, tmp, url, sink_port, instance if count > 1 else "")
+            procs.append(proc)
+            ports.append(port)
+            print(f"  {instance}: pid {proc.pid}, port {port}, db {url}", flush=True)
+        yield procs, ports
+    finally:
+        stop(procs)
+
+
+def measure(
+    system, opts, tmp, sink, sink_port, mails, rate=None, profile=None, instances=1
+) -> PassResult:
+    label = f"{system}_x{instances}" if instances > 1 else system
+    name = f"{label}_{'paced' if rate else 'max'}"
+    with (
+        database(opts.db, tmp, name) as url,
+        servers(system, instances, tmp, name, url, sink_port) as (procs, ports),
+    ):
+        spy = _spy(profile, procs[0].pid) if profile else None
+        try:
+            pids = [p.pid for p in procs]
+            return run_pass(ports, pids, sink, mails, opts.connections, rate, opts.timeout)
         finally:
             if spy is not None:
                 spy.send_signal(signal.SIGINT)
                 spy.wait(timeout=120)
-            stop(proc)
+
+
+def _spy(profile: str, pid: int) -> subprocess.Popen:
+    spy_bin = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    spy_argv = [spy_bin, "record", "-o", profile, "--pid", str(pid), "--threads"]
+    return subprocess.Popen(spy_argv, stdout=subprocess.DEVNULL)  # noqa: S603
 
 
 def describe(mails: list[corpus.Mail]) -> str:
@@ -148,21 +178,41 @@ def ratios(md: PassResult, fl: PassResult) -> None:
     )
 
 
+def scaling(instances: int, many: PassResult, one: PassResult) -> None:
+    """N instances against one, side by side: how far a second process adds throughput."""
+    print(
+        f"maildesk x{instances} vs x1  "
+        f"intake {many.intake_rate:.1f}/s vs {one.intake_rate:.1f}/s "
+        f"({many.intake_rate / one.intake_rate:.2f}x)  "
+        f"end-to-end {many.e2e_rate:.1f}/s vs {one.e2e_rate:.1f}/s "
+        f"({many.e2e_rate / one.e2e_rate:.2f}x)"
+    )
+
+
 def main() -> int:
     args = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     args.add_argument("--count", type=int, default=2000)
     args.add_argument("--connections", type=int, default=4)
     args.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
     args.add_argument("--seed", type=int, default=corpus.SEED)
+    args.add_argument(
+        "--instances", type=int, default=1, help="maildesk processes on one PostgreSQL database"
+    )
     args.add_argument("--latency-at-half-rate", action="store_true")
     args.add_argument("--profile", help="py-spy flame graph of the maildesk pass (SVG path)")
     args.add_argument("--timeout", type=float, default=1800.0, help="seconds to wait for acks")
     args.add_argument("--keep", help="keep logs and SQLite files in this directory")
     opts = args.parse_args()
+    if opts.instances < 1:
+        args.error("--instances must be at least 1")
+    if opts.instances > 1 and opts.db != "postgresql":
+        # Several daemons share one database only over a server; SQLite is one file per host.
+        args.error(f"--instances {opts.instances} needs --db postgresql (SQLite: one instance)")
     mails = corpus.build(opts.count, opts.seed)
     print(f"machine: {os.cpu_count()} CPUs, {_cpu_model()}, Python {platform.python_version()}")
     print(f"corpus: {describe(mails)}")
-    print(f"db: {opts.db}, {opts.connections} SMTP connections", flush=True)
+    many = f", {opts.instances} maildesk instances" if opts.instances > 1 else ""
+    print(f"db: {opts.db}, {opts.connections} SMTP connections{many}", flush=True)
     sink_controller, sink, sink_port = start_sink()
     try:
         if opts.keep:
@@ -177,19 +227,36 @@ def main() -> int:
 
 
 def _passes(opts, tmp: Path, sink: SinkHandler, sink_port: int, mails) -> None:
+    n = opts.instances
     md = measure("maildesk", opts, tmp, sink, sink_port, mails, profile=opts.profile)
+    mdn = measure("maildesk", opts, tmp, sink, sink_port, mails, instances=n) if n > 1 else None
     fl = measure("floor", opts, tmp, sink, sink_port, mails)
     print("\nmaximum rate (the corpus sent as fast as the connections allow)")
     report("maildesk", md)
+    if mdn is not None:
+        report(f"maildesk x{n}", mdn)
     report("floor", fl)
     ratios(md, fl)
-    if not opts.latency_at_half_rate:
-        return
+    if mdn is not None:
+        scaling(n, mdn, md)
+    if opts.latency_at_half_rate:
+        _half_rate(opts, tmp, sink, sink_port, mails, md, fl, mdn)
+
+
+def _half_rate(opts, tmp, sink, sink_port, mails, md, fl, mdn) -> None:
     print("\nat half the measured end-to-end rate of each", flush=True)
+    n = opts.instances
     md_half = measure("maildesk", opts, tmp, sink, sink_port, mails, rate=md.e2e_rate / 2)
+    mdn_half = None
+    if mdn is not None:
+        rate = mdn.e2e_rate / 2
+        mdn_half = measure("maildesk", opts, tmp, sink, sink_port, mails, rate, instances=n)
     fl_half = measure("floor", opts, tmp, sink, sink_port, mails, rate=fl.e2e_rate / 2)
-    print(f"maildesk paced at {md.e2e_rate / 2:.1f}/s, floor at {fl.e2e_rate / 2:.1f}/s")
+    many = f", maildesk x{n} at {mdn.e2e_rate / 2:.1f}/s" if mdn is not None else ""
+    print(f"maildesk paced at {md.e2e_rate / 2:.1f}/s, floor at {fl.e2e_rate / 2:.1f}/s{many}")
     report("maildesk @ half", md_half)
+    if mdn_half is not None:
+        report(f"maildesk x{n} @ half", mdn_half)
     report("floor @ half", fl_half)
 
 

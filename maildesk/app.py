@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
-import os
 import secrets
 import signal
 import threading
@@ -26,6 +25,7 @@ from maildesk.clock import system_now
 from maildesk.cluster import Membership, run_beats
 from maildesk.config import Config
 from maildesk.db import reading
+from maildesk.doorbell import Closing, Doorbell
 from maildesk.inbound.imap import start_all
 from maildesk.inbound.smtp import IntakeHandler, controller
 from maildesk.inbound.worker import Worker
@@ -130,16 +130,16 @@ def run(config: Config, clock: Callable[[], datetime] = system_clock) -> int:
     services = build(config)
     context = multiprocessing.get_context("fork")
     stop = threading.Event()
-    quit_children = context.Event()
-    wake = context.Event()  # a message was spooled
-    send_wake = context.Event()  # notifications were queued
+    quit_children = Closing()  # closed by this process when it stops (or by its death)
+    wake = Doorbell()  # a message was spooled
+    send_wake = Doorbell()  # notifications were queued
     services.sender_wake = send_wake.set
     # Worker processes are forked first, before any thread exists in this process, so that
     # processing (CPU-bound Python) runs beside intake instead of sharing its interpreter.
     children = [
         context.Process(
             target=_worker_process,
-            args=(config, clock, wake, send_wake, quit_children, os.getpid()),
+            args=(config, clock, wake, send_wake, quit_children),
             name=f"maildesk-worker-{i}",
         )
         for i in range(config.processing.workers)
@@ -197,8 +197,7 @@ def run(config: Config, clock: Callable[[], datetime] = system_clock) -> int:
             )
     finally:
         smtp.stop()  # no new mail first, then let the workers finish what they hold
-        quit_children.set()
-        wake.set()
+        quit_children.close()
         for child in children:
             child.join(timeout=60)
         scheduler.shutdown(wait=True)
@@ -216,22 +215,21 @@ def run(config: Config, clock: Callable[[], datetime] = system_clock) -> int:
 def _worker_process(
     config: Config,
     clock: Callable[[], datetime],
-    wake,
-    sent,
-    quit_event,
-    parent: int,
+    wake: Doorbell,
+    sent: Doorbell,
+    quit_children: Closing,
 ) -> None:
-    """A forked worker: its own engines, processing until told to stop or orphaned."""
+    """A forked worker: its own engines, processing until the parent stops or dies."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    quit_children.child_side()
     services = build(config, migrate=False)
     stop = threading.Event()
 
     def watch_parent() -> None:
-        while not quit_event.wait(1.0):
-            if os.getppid() != parent:
-                break  # the parent died (SIGKILL): stop, mail stays safe in the spool
-        stop.set()
+        while not quit_children.closed(1.0):
+            pass
+        stop.set()  # the parent stopped or died: mail not yet processed stays in the spool
         wake.set()
 
     threading.Thread(target=watch_parent, daemon=True).start()
@@ -244,10 +242,10 @@ def _worker_process(
 def loop(
     step: Callable[[datetime], list],
     clock: Callable[[], datetime],
-    wake: threading.Event,
+    wake: Doorbell | threading.Event,
     stop: threading.Event,
     poll_seconds: float,
-    then: threading.Event | None,
+    then: Doorbell | threading.Event | None,
 ) -> None:
     """Run `step` until it finds nothing to do, then sleep until woken or polled."""
     while not stop.is_set():
