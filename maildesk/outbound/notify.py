@@ -19,7 +19,7 @@ from maildesk.config import Config
 from maildesk.effects import Notify
 from maildesk.inbound.parse import attachment_payloads
 from maildesk.labels import label
-from maildesk.models import inbound, outbox, participants, ticket_details, tickets
+from maildesk.models import events, inbound, outbox, participants, ticket_details, tickets
 from maildesk.msgid import MessageIds
 from maildesk.outbound.compose import Headers, compose
 from maildesk.outbound.render import CONTEXT_NAMES, TemplateSet
@@ -55,30 +55,15 @@ class Notifier:
             or (details.language if details else "")
             or self.config.templates.default_language
         )
-        context = self.context(conn, ticket, details, note, lang)
-        rendered = self.templates.render(note.template, lang, context)
         queue = self.config.queue_named(ticket.queue)
         sender = queue.addresses[0]
         message_id = self.ids.make(ticket.key, domain_of(sender))
-        from_name = str(dict(note.extra).get("from_name") or self.config.outbound.from_name)
-        files = self._attachments(conn, note.attachments_from)
-        raw = compose(
-            rendered,
-            Headers(
-                ticket_key=ticket.key,
-                from_name=from_name,
-                from_address=sender,
-                to_name=note.recipient_name,
-                to_address=note.recipient,
-                reply_to=sender,
-                message_id=message_id,
-                in_reply_to=note.in_reply_to,
-                references=note.references,
-                auto_submitted=note.auto_submitted,
-            ),
-            now,
-            files,
-        )
+        try:
+            rendered, raw = self._render(conn, ticket, details, note, lang, sender, message_id, now)
+        except Exception as exc:  # noqa: BLE001 - a broken template must not lose the mail
+            return self._render_failed(
+                conn, ticket, note, cause, lang, sender, message_id, exc, now
+            )
         row_id = conn.execute(
             insert(outbox)
             .values(
@@ -107,6 +92,96 @@ class Notifier:
             template=note.template,
             to=note.recipient,
             lang=rendered.language,
+        )
+        return row_id
+
+    def _render(
+        self,
+        conn: Connection,
+        ticket: Any,
+        details: Any,
+        note: Notify,
+        lang: str,
+        sender: str,
+        message_id: str,
+        now: datetime,
+    ) -> tuple[Any, bytes]:
+        context = self.context(conn, ticket, details, note, lang)
+        rendered = self.templates.render(note.template, lang, context)
+        from_name = str(dict(note.extra).get("from_name") or self.config.outbound.from_name)
+        files = self._attachments(conn, note.attachments_from)
+        raw = compose(
+            rendered,
+            Headers(
+                ticket_key=ticket.key,
+                from_name=from_name,
+                from_address=sender,
+                to_name=note.recipient_name,
+                to_address=note.recipient,
+                reply_to=sender,
+                message_id=message_id,
+                in_reply_to=note.in_reply_to,
+                references=note.references,
+                auto_submitted=note.auto_submitted,
+            ),
+            now,
+            files,
+        )
+        return rendered, raw
+
+    def _render_failed(
+        self,
+        conn: Connection,
+        ticket: Any,
+        note: Notify,
+        cause: str,
+        lang: str,
+        sender: str,
+        message_id: str,
+        exc: Exception,
+        now: datetime,
+    ) -> int:
+        """The ticket change commits; the notification is kept as `dead` with the reason."""
+        error = f"render failed: {type(exc).__name__}: {exc}"[:2000]
+        row_id = conn.execute(
+            insert(outbox)
+            .values(
+                ticket_id=ticket.id,
+                cause=cause,
+                template=note.template,
+                language=lang,
+                mail_from=sender,
+                recipient=note.recipient,
+                subject="(not rendered)",
+                message_id=message_id,
+                automatic=note.auto_submitted is not None,
+                raw=b"",
+                status="dead",
+                attempts=0,
+                next_attempt_at=now,
+                created_at=now,
+                last_error=error,
+            )
+            .returning(outbox.c.id)
+        ).scalar_one()
+        conn.execute(
+            insert(events).values(
+                ticket_id=ticket.id,
+                at=now,
+                actor="maildesk",
+                kind="notification-dead",
+                to_value=note.recipient,
+                reason=f"{note.template}: {error}"[:2000],
+            )
+        )
+        logs.decision(
+            log,
+            logging.ERROR,
+            ticket=ticket.key,
+            action="render-failed",
+            template=note.template,
+            to=note.recipient,
+            reason=error,
         )
         return row_id
 

@@ -171,12 +171,6 @@ def test_f077_rows_committed_before_a_crash_are_sent_once_after_restart(db_url, 
     restarted.engine.dispose()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs code: notify.Notifier.enqueue lets a render error abort the whole "
-    "transaction (the inbound mail is retried, then quarantined) instead of committing "
-    "the ticket with a `render_failed` notification row",
-)
 def test_f079_template_failure_at_send_time_keeps_the_ticket(desk, monkeypatch):
     real = desk.templates.render
 
