@@ -27,10 +27,10 @@ from maildesk.effects import (
     SetStatus,
     UpdateDetails,
 )
+from maildesk.history import SYSTEM, record_event
 from maildesk.models import (
     attachments,
     decisions,
-    events,
     inbound,
     messages,
     outbox,
@@ -40,8 +40,6 @@ from maildesk.models import (
     tickets,
 )
 from maildesk.outbound.notify import Notifier
-
-SYSTEM = "maildesk"
 
 
 def apply(
@@ -365,29 +363,6 @@ def _add_participants(
             insert(participants).values(ticket_id=ticket_id, address=address, name=name, role=role)
         )
         known.add(address)
-
-
-def record_event(
-    conn: Connection,
-    ticket_id: int,
-    now: datetime,
-    actor: str,
-    kind: str,
-    reason: str,
-    from_value: str | None,
-    to_value: str | None,
-) -> None:
-    conn.execute(
-        insert(events).values(
-            ticket_id=ticket_id,
-            at=now,
-            actor=actor,
-            kind=kind,
-            reason=reason or None,
-            from_value=from_value,
-            to_value=to_value,
-        )
-    )
 
 
 def _ticket_id(conn: Connection, key: str) -> int:

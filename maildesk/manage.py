@@ -12,10 +12,11 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine, select
 
 from maildesk import status as st
-from maildesk.apply import SYSTEM, apply_effects, record_event, update_details
+from maildesk.apply import apply_effects, update_details
 from maildesk.clock import utc
 from maildesk.config import Config
 from maildesk.effects import MarkFirstResponse, UpdateDetails
+from maildesk.history import SYSTEM, record_event
 from maildesk.inbound.assess import QualityConfig
 from maildesk.inbound.view import SqlView
 from maildesk.lifecycle import Change, plan

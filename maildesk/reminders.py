@@ -17,11 +17,12 @@ from sqlalchemy import Engine, select, union_all, update
 
 from maildesk import logs
 from maildesk import status as st
-from maildesk.apply import SYSTEM, Conflict, apply_effects, record_event
+from maildesk.apply import Conflict, apply_effects
 from maildesk.clock import utc
 from maildesk.config import Config, RemindersConfig
 from maildesk.db import reading
 from maildesk.effects import Notify, SetStatus
+from maildesk.history import SYSTEM, record_event
 from maildesk.inbound.view import SqlView
 from maildesk.models import tickets
 from maildesk.outbound.compose import AUTO_GENERATED

@@ -17,9 +17,10 @@ from maildesk import logs
 from maildesk.addresses import domain_of
 from maildesk.config import Config
 from maildesk.effects import Notify
+from maildesk.history import SYSTEM, record_event
 from maildesk.inbound.parse import attachment_payloads
 from maildesk.labels import label
-from maildesk.models import events, inbound, outbox, participants, ticket_details, tickets
+from maildesk.models import inbound, outbox, participants, ticket_details, tickets
 from maildesk.msgid import MessageIds
 from maildesk.outbound.compose import Headers, compose
 from maildesk.outbound.render import CONTEXT_NAMES, TemplateSet
@@ -164,15 +165,15 @@ class Notifier:
             )
             .returning(outbox.c.id)
         ).scalar_one()
-        conn.execute(
-            insert(events).values(
-                ticket_id=ticket.id,
-                at=now,
-                actor="maildesk",
-                kind="notification-dead",
-                to_value=note.recipient,
-                reason=f"{note.template}: {error}"[:2000],
-            )
+        record_event(
+            conn,
+            ticket.id,
+            now,
+            SYSTEM,
+            "notification-dead",
+            f"{note.template}: {error}"[:2000],
+            None,
+            note.recipient,
         )
         logs.decision(
             log,

@@ -16,13 +16,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import Engine, and_, insert, or_, select, update
+from sqlalchemy import Engine, and_, or_, select, update
 
 from maildesk import logs
 from maildesk.addresses import normalise_address
 from maildesk.clock import utc
 from maildesk.config import OutboundConfig
-from maildesk.models import events, outbox
+from maildesk.history import SYSTEM, record_event
+from maildesk.models import outbox
 
 log = logging.getLogger("maildesk.sender")
 LEASE = timedelta(seconds=90)  # longer than any SMTP conversation (timeout_seconds)
@@ -205,15 +206,15 @@ class Sender:
                 .values(status="dead", last_error=error[:2000])
             )
             if row.ticket_id is not None:
-                conn.execute(
-                    insert(events).values(
-                        ticket_id=row.ticket_id,
-                        at=now,
-                        actor="maildesk",
-                        kind="notification-dead",
-                        to_value=row.recipient,
-                        reason=f"{row.template}: {error}"[:2000],
-                    )
+                record_event(
+                    conn,
+                    row.ticket_id,
+                    now,
+                    SYSTEM,
+                    "notification-dead",
+                    f"{row.template}: {error}"[:2000],
+                    None,
+                    row.recipient,
                 )
         logs.decision(
             log,

@@ -1,0 +1,38 @@
+"""Ticket history: one event row per change (who, when, what, from, to, why).
+
+Every writer of a ticket's history goes through `record_event`, so the history reads the
+same whether a change came from mail, the command line, the scheduler or the sender.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Connection, insert
+
+from maildesk.models import events
+
+SYSTEM = "maildesk"  # the actor of changes nobody in particular made
+
+
+def record_event(
+    conn: Connection,
+    ticket_id: int,
+    now: datetime,
+    actor: str,
+    kind: str,
+    reason: str,
+    from_value: str | None = None,
+    to_value: str | None = None,
+) -> None:
+    conn.execute(
+        insert(events).values(
+            ticket_id=ticket_id,
+            at=now,
+            actor=actor,
+            kind=kind,
+            reason=reason or None,
+            from_value=from_value,
+            to_value=to_value,
+        )
+    )
