@@ -98,6 +98,8 @@ MAX_DEPTH = 50
 MAX_HEADER_FIELDS = 1000
 MAX_HTML_CHARS = 2 * 1024 * 1024
 MAX_PARAMETERS = 100
+MAX_ATTACHMENTS = 200
+_ATTACHMENT_RE = re.compile(rb"(?im)^content-disposition:[ \t]*attachment")
 _CTYPE_LINE_RE = re.compile(rb"(?im)^content-(?:type|disposition):[^\r\n]*(?:\r?\n[ \t][^\r\n]*)*")
 _PART_RE = re.compile(rb"(?im)^content-type:")
 _BOUNDARY_RE = re.compile(rb'(?i)boundary\s*=\s*"?([^";\r\n]{1,200})')
@@ -107,12 +109,14 @@ _FIELD_RE = re.compile(rb"(?m)^[!-9;-~]+:")
 def check_limits(raw: bytes) -> None:
     """Cheap byte counts before the parser runs, so a MIME bomb never reaches it (the
     stdlib needs seconds for 50,000 parts and recurses once per nesting level)."""
-    end = raw.find(b"\r\n\r\n")
-    head = raw[: end if end >= 0 else len(raw)]
+    ends = [i for i in (raw.find(b"\r\n\r\n"), raw.find(b"\n\n")) if i >= 0]
+    head = raw[: min(ends)] if ends else raw
     if len(_FIELD_RE.findall(head)) > MAX_HEADER_FIELDS:
         raise Unprocessable(f"mime_limits: more than {MAX_HEADER_FIELDS} header fields")
     if len(_PART_RE.findall(raw)) > MAX_PARTS:
         raise Unprocessable(f"mime_limits: more than {MAX_PARTS} MIME parts")
+    if len(_ATTACHMENT_RE.findall(raw)) > MAX_ATTACHMENTS:
+        raise Unprocessable(f"mime_limits: more than {MAX_ATTACHMENTS} attachments")
     if len(set(_BOUNDARY_RE.findall(raw))) > MAX_DEPTH:
         raise Unprocessable(f"mime_limits: MIME nesting deeper than {MAX_DEPTH}")
     for line in _CTYPE_LINE_RE.findall(raw):

@@ -86,9 +86,6 @@ def test_f084_executable_declared_as_png_is_not_shown_as_an_image(desk):
     assert a["content_type"] != "image/png"
 
 
-@pytest.mark.xfail(
-    strict=True, reason="needs code: parse.py has no attachment-count limit (≤ 100 → quarantine)"
-)
 def test_f085_five_hundred_attachments_are_refused_whole(desk):
     result = ingest(desk, _with_attachments([f"f{i}.pdf" for i in range(500)]))
     assert result.outcome == "quarantined"

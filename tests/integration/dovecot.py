@@ -6,6 +6,7 @@ Users `desk1` and `desk2` (password `secret`) on 127.0.0.1:10143, plaintext on l
 from __future__ import annotations
 
 import socket
+import time
 
 from imapclient import IMAPClient
 
@@ -15,13 +16,23 @@ HOST, PORT = "127.0.0.1", 10143
 PASSWORD = "secret"
 
 
-def dovecot_available() -> bool:
-    """True when something on 127.0.0.1:10143 greets like an IMAP server."""
-    try:
-        with socket.create_connection((HOST, PORT), timeout=2) as sock:
-            return sock.recv(100).startswith(b"* OK")
-    except OSError:
-        return False
+def dovecot_available(patience: float = 15.0) -> bool:
+    """True when something on 127.0.0.1:10143 greets like an IMAP server.
+
+    Dovecot may take a moment to greet (a login process being started), so a slow or
+    empty greeting is tried again for up to `patience` seconds before giving up.
+    """
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            with socket.create_connection((HOST, PORT), timeout=5) as sock:
+                if sock.recv(100).startswith(b"* OK"):
+                    return True
+        except OSError:
+            pass
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.5)
 
 
 def client(user: str) -> IMAPClient:
