@@ -65,19 +65,19 @@ class Worker:
         now = utc(now)
         results: list[Result] = []
         while len(results) < batch:
-            claimed = self._claim_batch(now, 1)
-            if not claimed:
+            claimed = self._claim(now)
+            if claimed is None:
                 break
-            results.append(self._attempt(*claimed[0], now))
+            results.append(self._attempt(*claimed, now))
         return results
 
     def process(self, inbound_id: int, now: datetime, *, force: bool = False) -> Result:
         """Process one spooled message; `force` ignores the retry delay (for `ingest`)."""
         now = utc(now)
-        attempts = self._claim(inbound_id, now, force)
-        if attempts is None:
+        claimed = self._claim(now, inbound_id, force=force)
+        if claimed is None:
             return Result(inbound_id, "busy", None, None, "claimed elsewhere or already done")
-        return self._attempt(inbound_id, attempts, now)
+        return self._attempt(*claimed, now)
 
     def _attempt(self, inbound_id: int, attempts: int, now: datetime) -> Result:
         if attempts > self.config.processing.max_attempts:
@@ -97,44 +97,34 @@ class Worker:
         except Exception as exc:  # noqa: BLE001 - any fault: count the attempt, keep the mail
             return self._failed(inbound_id, attempts, exc, now)
 
-    def _claim_batch(self, now: datetime, limit: int) -> list[tuple[int, int]]:
-        """(id, attempts) of rows claimed for us: counted and leased before processing.
+    def _claim(
+        self, now: datetime, inbound_id: int | None = None, *, force: bool = False
+    ) -> tuple[int, int] | None:
+        """(id, attempts) of the row claimed for us, counted and leased before processing:
+        the next due row, or `inbound_id` (due or, with `force`, at once).
 
-        On PostgreSQL the rows are first locked with FOR UPDATE SKIP LOCKED, so instances
-        never wait on each other's rows (SQLite serialises writers anyway); then they are
-        updated by id, since an UPDATE ... IN (SELECT ... LIMIT n) may take more rows.
+        On PostgreSQL the row is first locked with FOR UPDATE SKIP LOCKED, so instances
+        never wait on each other's rows (SQLite serialises writers anyway); then it is
+        updated by id, since an UPDATE ... IN (SELECT ... LIMIT 1) may take more rows.
         """
         due = or_(inbound.c.next_attempt_at.is_(None), inbound.c.next_attempt_at <= now)
-        pick = (
-            select(inbound.c.id)
-            .where(inbound.c.status == "received", due)
-            .order_by(inbound.c.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
+        pick = select(inbound.c.id).where(inbound.c.status == "received")
+        if inbound_id is not None:
+            pick = pick.where(inbound.c.id == inbound_id)
+        if not force:
+            pick = pick.where(due)
+        pick = pick.order_by(inbound.c.id).limit(1).with_for_update(skip_locked=True)
         with self.engine.begin() as conn:
-            ids = list(conn.execute(pick).scalars())
-            if not ids:
-                return []
-            rows = conn.execute(
+            picked = conn.execute(pick).scalar()
+            if picked is None:
+                return None
+            attempts = conn.execute(
                 update(inbound)
-                .where(inbound.c.id.in_(ids))
-                .values(attempts=inbound.c.attempts + 1, next_attempt_at=now + LEASE)
-                .returning(inbound.c.id, inbound.c.attempts)
-            ).all()
-        return sorted((row.id, row.attempts) for row in rows)
-
-    def _claim(self, inbound_id: int, now: datetime, force: bool) -> int | None:
-        due = or_(inbound.c.next_attempt_at.is_(None), inbound.c.next_attempt_at <= now)
-        with self.engine.begin() as conn:
-            claimed = conn.execute(
-                update(inbound)
-                .where(inbound.c.id == inbound_id, inbound.c.status == "received")
-                .where(due if not force else inbound.c.id == inbound_id)
+                .where(inbound.c.id == picked)
                 .values(attempts=inbound.c.attempts + 1, next_attempt_at=now + LEASE)
                 .returning(inbound.c.attempts)
-            ).scalar()
-        return claimed
+            ).scalar_one()
+        return picked, attempts
 
     def _run(self, inbound_id: int, now: datetime) -> Result:
         with reading(self.engine) as conn:

@@ -57,7 +57,7 @@ class Sender:
         done: list[Delivery] = []
         try:
             while len(done) < batch:
-                rows = self._claim_batch(now, 1)
+                rows = self._claim_rows(None, now)
                 if not rows:
                     break
                 done.append(self._send(rows[0], now))
@@ -100,9 +100,6 @@ class Sender:
             attempt=row.attempts,
         )
         return Delivery(row.id, "sent")
-
-    def _claim_batch(self, now: datetime, limit: int) -> list:
-        return self._claim_rows(None, now, limit)
 
     def _claim_rows(self, which, now: datetime, limit: int = 1) -> list:
         """Mark due rows `sending` with a lease (committed) and return them, in id order.
