@@ -115,6 +115,9 @@ class ProcessingConfig:
     poll_seconds: float = 2.0
     default_queue: str = ""
     workers: int = 1  # processes that process spooled mail; 0: in the daemon's own process
+    # New tickets one sender address may open per hour; past it, mail joins their latest
+    # open ticket of that hour instead (a robot with fresh subjects). 0: no cap.
+    new_tickets_per_sender_per_hour: int = 20
 
 
 @dataclass(frozen=True)
@@ -250,6 +253,7 @@ def from_mapping(data: dict[str, Any], source: str = "(mapping)") -> Config:
                 "poll_seconds": _positive_float,
                 "default_queue": _str,
                 "workers": _worker_count,
+                "new_tickets_per_sender_per_hour": _cap,
             },
         ),
         templates=reader.section(
@@ -470,6 +474,12 @@ def _positive_float(key: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
         raise ConfigError(f"{key}: must be a positive number, got {value!r}")
     return float(value)
+
+
+def _cap(key: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigError(f"{key}: must be a whole number, 0 for no cap, got {value!r}")
+    return value
 
 
 def _worker_count(key: str, value: Any) -> int:

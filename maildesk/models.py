@@ -86,6 +86,8 @@ tickets = Table(
 Index(
     "ix_tickets_waiting_ladder", tickets.c.status, tickets.c.reminders_sent, tickets.c.waiting_since
 )
+# The new-ticket cap per sender counts a sender's tickets of the last hour by this index.
+Index("ix_tickets_requester_created", tickets.c.requester, tickets.c.created_at)
 
 participants = Table(
     "participants",

@@ -3,7 +3,9 @@
 Automatic mail is stored on the ticket it threads onto, or only in the spool, and never
 opens a ticket or gets an answer (RFC 3834). A person's new request opens a ticket and
 is acknowledged; a reply is appended and the consultants are told. Automatic answers to
-one address are capped per hour, so a misbehaving robot cannot start a loop.
+one address are capped per hour, so a misbehaving robot cannot start a loop; so are the
+new tickets one address may open, so a robot with a fresh subject each time cannot flood
+the queue.
 """
 
 from __future__ import annotations
@@ -147,6 +149,9 @@ def _create(
 ) -> Draft:
     parsed, queue = draft.parsed, draft.queue
     assert queue is not None, "route runs before decide"
+    capped = _past_new_ticket_cap(draft, ctx)
+    if capped is not None:
+        return capped
     found = qualify.assessment(draft, ctx)
     create = CreateTicket(
         queue=queue.name,
@@ -171,6 +176,43 @@ def _create(
     return draft.finish(
         "created", reason, None, create, *ack, *_tell_staff(ctx, "staff_new_ticket", None, draft)
     )
+
+
+def _past_new_ticket_cap(draft: Draft, ctx: Context) -> Draft | None:
+    """Past the sender's new-ticket cap, the mail joins their newest open ticket of the hour.
+
+    A robot that answers each mail with a fresh subject (a non-compliant auto-responder, a
+    monitoring script) would otherwise open a ticket per mail, each with its own
+    acknowledgement and staff notices. A support team wants nothing lost, no ticket flood
+    and no mail flood: so the mail is appended to the sender's newest ticket of the last
+    hour that is still open, with an event saying why, and nobody is mailed. No
+    acknowledgement (it would feed the loop) and no staff notice (the flood would only move
+    to the consultants' inboxes): the ticket, the trace and the log line show it. When the
+    consultants have already closed every ticket of that hour, the mail is kept in the
+    spool only (outcome `ignored`, in `maildesk trace`): a flood never reopens a ticket.
+    Returns None under the cap, or when the cap is 0 (off). On PostgreSQL, processes that
+    decide about the same sender at the same moment do not see each other's new ticket, so
+    the cap may be passed by one ticket per such process; SQLite serialises them.
+    """
+    limit = ctx.config.processing.new_tickets_per_sender_per_hour
+    if not limit:
+        return None
+    sender = draft.parsed.sender
+    since = ctx.now - timedelta(hours=1)
+    opened = ctx.view.tickets_opened_since(sender, since)
+    if opened < limit:
+        return None
+    why = f"new-ticket cap: {sender} opened {opened} tickets in the last hour (limit {limit})"
+    ticket = ctx.view.latest_open_ticket_since(sender, since)
+    if ticket is None:
+        why += "; all of them are closed: kept in the spool only"
+        return draft.note("decide", "new-ticket-cap", why).finish("ignored", why, None)
+    why += f"; appended to {ticket.key}, no acknowledgement, no staff notice"
+    effects = (
+        AppendMessage(ticket.key, _message(draft)),
+        RecordEvent(ticket.key, "new-ticket-cap", sender, why),
+    )
+    return draft.note("decide", "new-ticket-cap", why).finish("appended", why, ticket.key, *effects)
 
 
 def _bounced(draft: Draft, ctx: Context) -> tuple[str, str | None] | None:

@@ -12,6 +12,7 @@ from typing import Protocol
 
 from sqlalchemy import Connection, func, select
 
+from maildesk import status as st
 from maildesk.models import messages, outbox, participants, ticket_details, tickets
 
 
@@ -37,6 +38,8 @@ class View(Protocol):
     def ticket_by_message_ids(self, ids: tuple[str, ...]) -> TicketRef | None: ...
     def ticket_of_duplicate(self, dedup_key: str) -> str | None: ...
     def automatic_count_since(self, recipient: str, since: datetime) -> int: ...
+    def tickets_opened_since(self, requester: str, since: datetime) -> int: ...
+    def latest_open_ticket_since(self, requester: str, since: datetime) -> TicketRef | None: ...
     def notification(self, message_id: str) -> tuple[str, str | None] | None: ...
     def last_notification_to(self, recipient: str) -> str | None: ...
     def recipient_of(self, message_id: str) -> str | None: ...
@@ -80,6 +83,28 @@ class SqlView:
                 outbox.c.created_at >= since,
             )
         ).scalar_one()
+
+    def tickets_opened_since(self, requester: str, since: datetime) -> int:
+        """Tickets `requester` opened since `since` (index ix_tickets_requester_created)."""
+        return self.conn.execute(
+            select(func.count())
+            .select_from(tickets)
+            .where(tickets.c.requester == requester, tickets.c.created_at >= since)
+        ).scalar_one()
+
+    def latest_open_ticket_since(self, requester: str, since: datetime) -> TicketRef | None:
+        """The newest ticket `requester` opened since `since` that is not closed, if any."""
+        row = self.conn.execute(
+            select(tickets)
+            .where(
+                tickets.c.requester == requester,
+                tickets.c.created_at >= since,
+                tickets.c.status != st.CLOSED,
+            )
+            .order_by(tickets.c.created_at.desc(), tickets.c.id.desc())
+            .limit(1)
+        ).first()
+        return self._ref(row) if row else None
 
     def notification(self, message_id: str) -> tuple[str, str | None] | None:
         """(message_id, ticket key) of an outbox row of ours, or None."""

@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 import pytest
 
-from tests.conftest import NOW
-from tests.hostile.support import ingest, outbox_count, raw_mail, show, sqlite_desk, ticket_count
+from maildesk import report
+from maildesk.app import build
+from maildesk.lifecycle import Change
+from maildesk.manage import change
+from tests.conftest import NOW, make_config
+from tests.hostile.support import (
+    ingest,
+    outbox_count,
+    outbox_to,
+    raw_mail,
+    show,
+    spool_rows,
+    sqlite_desk,
+    ticket_count,
+)
 from tests.mail import message
 
 
@@ -53,8 +67,6 @@ def test_f060_our_own_notification_coming_back_changes_nothing(desk):
     # Decided differently: kept in the spool as `ignored` (reason own), not quarantined.
     assert ingest(desk, message()).ticket == "SUP-1"
     desk.sender.flush(NOW)
-    from maildesk import report
-
     [ack] = [r for r in report.list_outbox(desk.engine) if r["template"] == "ack"]
     with desk.engine.connect() as conn:
         from sqlalchemy import select
@@ -86,21 +98,99 @@ def test_f061_no_reply_style_senders_get_no_reply(desk, local):
     ] == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs code: decide._create has no new-ticket cap per sender (e.g. 20/h); "
-    "a robot with fresh subjects opens a ticket per mail",
-)
-def test_f063_new_ticket_cap_per_sender(desk):
-    for n in range(30):
-        ingest(
-            desk,
-            message(
-                sender="robot@robot.example", subject=f"Ticket {n} export", message_id=f"<r{n}@r>"
-            ),
-            now=NOW + timedelta(seconds=n),
-        )
-    assert ticket_count(desk) <= 20
+ROBOT = "robot@robot.example"
+
+
+@pytest.fixture
+def any_desk(db_url, tmp_path):
+    """A desk on SQLite and on PostgreSQL: the cap is a count over the tickets table."""
+    built = build(make_config(db_url, tmp_path))
+    yield built
+    built.engine.dispose()
+
+
+def _robot(desk, n: int, now):
+    raw = message(sender=ROBOT, subject=f"Ticket {n} export", message_id=f"<r{n}@r>")
+    return ingest(desk, raw, now=now)
+
+
+def _flood(desk, count: int) -> list:
+    return [_robot(desk, n, NOW + timedelta(seconds=n)) for n in range(count)]
+
+
+def test_f063_new_ticket_cap_per_sender(any_desk):
+    desk = any_desk
+    lines: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: lines.append(record.getMessage())
+    logger = logging.getLogger("maildesk.worker")
+    old_level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        results = _flood(desk, 20)
+        sent_before = outbox_count(desk)
+        results += [_robot(desk, n, NOW + timedelta(seconds=n)) for n in range(20, 30)]
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(old_level)
+
+    assert [r.outcome for r in results] == ["created"] * 20 + ["appended"] * 10
+    assert ticket_count(desk) == 20
+    assert {r.ticket for r in results[20:]} == {"SUP-20"}
+    # Nothing is lost: every capped mail is on the newest ticket, flagged by an event.
+    shown = show(desk, "SUP-20")
+    assert [m["message_id"] for m in shown["messages"]] == [f"<r{n}@r>" for n in range(19, 30)]
+    flagged = [e for e in shown["events"] if e["kind"] == "new-ticket-cap"]
+    assert len(flagged) == 10
+    assert shown["status"] == "new"
+    # Nobody is mailed about the capped ones: no acknowledgement, no staff notice.
+    assert outbox_count(desk) == sent_before
+    assert len(outbox_to(desk, ROBOT)) <= desk.config.outbound.auto_replies_per_hour
+    # The decision is in the trace and in one log line.
+    [capped] = [d for d in report.trace(desk.engine, "<r25@r>") if d["step"] == "decide"]
+    assert capped["action"] == "new-ticket-cap"
+    assert "opened 20 tickets in the last hour (limit 20)" in capped["reason"]
+    [logged] = [line for line in lines if "<r25@r>" in line]
+    assert "action=appended" in logged
+    assert "new-ticket cap" in logged
+
+
+def test_f063_cap_is_per_sender_and_per_hour(any_desk):
+    desk = any_desk
+    _flood(desk, 21)
+    assert ticket_count(desk) == 20
+    other = ingest(desk, message(message_id="<alice@a>"), now=NOW + timedelta(seconds=30))
+    assert (other.outcome, other.ticket) == ("created", "SUP-21")
+    # An hour after the first tickets, the robot's window has room again.
+    later = _robot(desk, 99, NOW + timedelta(hours=1, seconds=20))
+    assert (later.outcome, later.ticket) == ("created", "SUP-22")
+
+
+def test_f063_past_the_cap_with_every_ticket_closed_keeps_the_mail_in_the_spool(tmp_path):
+    desk = sqlite_desk(tmp_path, processing={"new_tickets_per_sender_per_hour": 2})
+    try:
+        _flood(desk, 2)
+        for key in ("SUP-1", "SUP-2"):
+            change(desk, key, Change(status="closed", notify_customer=False), None, NOW)
+        sent = outbox_count(desk)
+        result = _robot(desk, 2, NOW + timedelta(minutes=1))
+        assert (result.outcome, result.ticket) == ("ignored", None)
+        assert "new-ticket cap" in result.reason
+        assert "kept in the spool" in result.reason
+        assert (ticket_count(desk), spool_rows(desk), outbox_count(desk)) == (2, 3, sent)
+        assert [show(desk, k)["status"] for k in ("SUP-1", "SUP-2")] == ["closed", "closed"]
+    finally:
+        desk.engine.dispose()
+
+
+def test_f063_zero_means_no_cap(tmp_path):
+    desk = sqlite_desk(tmp_path, processing={"new_tickets_per_sender_per_hour": 0})
+    try:
+        assert {r.outcome for r in _flood(desk, 22)} == {"created"}
+        assert ticket_count(desk) == 22
+    finally:
+        desk.engine.dispose()
 
 
 def test_f064_sixty_hops_is_a_loop(desk):

@@ -65,7 +65,12 @@ def test_sigkill_loses_nothing_that_was_answered_250(db_url, tmp_path):
             try:
                 _send(
                     port,
-                    message(subject=f"Erreur de calcul du salaire {worker}-{i}", message_id=mid),
+                    message(
+                        subject=f"Erreur de calcul du salaire {worker}-{i}",
+                        message_id=mid,
+                        # one address each: a single sender is capped at 20 new tickets/hour
+                        sender=f"Client {worker}-{i} <c{worker}-{i}@acme.ch>",
+                    ),
                 )
             except (OSError, smtplib.SMTPException):
                 return  # the daemon died mid-conversation: no 250, the sender keeps it

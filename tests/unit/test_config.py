@@ -49,6 +49,7 @@ timezone = "Europe/Zurich"
 max_attempts = 5
 poll_seconds = 0.5
 default_queue = "consulting"
+new_tickets_per_sender_per_hour = 0
 """
 
 
@@ -75,6 +76,7 @@ def test_embedded_defaults():
     assert loaded.default_queue.name == "support"
     assert loaded.clock.timezone == "Europe/Zurich"
     assert loaded.processing.max_attempts == 3
+    assert loaded.processing.new_tickets_per_sender_per_hour == 20
     assert loaded.staff.addresses == ()
 
 
@@ -98,6 +100,7 @@ def test_full_file(tmp_path):
     assert loaded.processing.max_attempts == 5
     assert loaded.processing.poll_seconds == 0.5
     assert loaded.default_queue.name == "consulting"
+    assert loaded.processing.new_tickets_per_sender_per_hour == 0  # 0: no cap
     assert "aide@help.example" in loaded.own_addresses
 
 
@@ -175,6 +178,14 @@ WRONG = {
     ),
     "from-name-lf": ('[outbound]\nfrom_name = "Support\\nX: y"\n', "outbound.from_name"),
     "zero-attempts": ("[processing]\nmax_attempts = 0\n", "processing.max_attempts"),
+    "negative-ticket-cap": (
+        "[processing]\nnew_tickets_per_sender_per_hour = -1\n",
+        "processing.new_tickets_per_sender_per_hour",
+    ),
+    "fractional-ticket-cap": (
+        "[processing]\nnew_tickets_per_sender_per_hour = 2.5\n",
+        "processing.new_tickets_per_sender_per_hour",
+    ),
     "section-not-table": ("smtp = 3\n", "smtp"),
 }
 
