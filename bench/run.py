@@ -139,7 +139,9 @@ def measure(
 
 def _spy(profile: str, pid: int) -> subprocess.Popen:
     spy_bin = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
-    spy_argv = [spy_bin, "record", "-o", profile, "--pid", str(pid), "--threads"]
+    fmt = "flamegraph" if profile.endswith(".svg") else "raw"  # raw: collapsed stacks, greppable
+    spy_argv = [spy_bin, "record", "-o", profile, "--format", fmt, "--pid", str(pid)]
+    spy_argv += ["--threads", "--subprocesses"]
     return subprocess.Popen(spy_argv, stdout=subprocess.DEVNULL)  # noqa: S603
 
 

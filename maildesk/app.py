@@ -144,6 +144,9 @@ def run(config: Config, clock: Callable[[], datetime] = system_clock) -> int:
         )
         for i in range(config.processing.workers)
     ]
+    # No connection may cross the fork: a child holding a copy of a pooled SQLite
+    # connection (and of its writer-lock file) would keep a lock of ours alive after we die.
+    services.dispose()
     for child in children:
         child.start()
     handler = IntakeHandler(services.spool, config, clock, on_stored=lambda _id: wake.set())

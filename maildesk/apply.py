@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from maildesk import status
 from maildesk.effects import (
@@ -55,17 +55,17 @@ def apply(
     created = apply_effects(conn, effects, now, notifier, f"inbound:{inbound_id}", inbound_id)
     key = created or outcome.ticket_key
     conn.execute(
-        update(inbound)
-        .where(inbound.c.id == inbound_id)
-        .values(
-            status="done",
-            outcome=outcome.outcome,
-            reason=outcome.reason,
-            ticket_key=key,
-            message_id=outcome.message_id,
-            processed_at=now,
-            last_error=None,
-        )
+        _INBOUND_DONE,
+        {
+            "row": inbound_id,
+            "status": "done",
+            "outcome": outcome.outcome,
+            "reason": outcome.reason,
+            "ticket_key": key,
+            "message_id": outcome.message_id,
+            "processed_at": now,
+            "last_error": None,
+        },
     )
     record_trace(conn, inbound_id, outcome.message_id, trace, key, now)
     return key
@@ -81,9 +81,16 @@ def apply_effects(
 ) -> str | None:
     """Write `effects` in the caller's transaction; return the key of a ticket created."""
     created: str | None = None
+    ids: dict[str, int] = {}  # ticket key -> id, looked up once per key
+
+    def _ticket_id(key: str) -> int:
+        if key not in ids:
+            ids[key] = ticket_id_of(conn, key)
+        return ids[key]
+
     for effect in effects:
         if isinstance(effect, CreateTicket):
-            created = _create(conn, inbound_id, effect, now)
+            created, ids[created] = _create(conn, inbound_id, effect, now)
             continue
         key = getattr(effect, "ticket_key", None) or created
         if isinstance(effect, RecordBounce):
@@ -93,10 +100,10 @@ def apply_effects(
             note = effect
             if note.attachments_from == -1:  # "the inbound message being applied"
                 note = replace(note, attachments_from=inbound_id)
-            notifier.enqueue(conn, _ticket_id(conn, key), note, note.cause or cause, now)
+            notifier.enqueue(conn, _ticket_id(key), note, note.cause or cause, now)
         else:
             assert key is not None, f"{type(effect).__name__} needs a ticket"
-            _HANDLERS[type(effect)](conn, _ticket_id(conn, key), effect, now, inbound_id)
+            _HANDLERS[type(effect)](conn, _ticket_id(key), effect, now, inbound_id)
     return created
 
 
@@ -246,50 +253,47 @@ def record_trace(
 
 def next_number(conn: Connection, queue: str) -> int:
     """Allocate the queue's next ticket number; the row lock serialises concurrent writers."""
-    number = conn.execute(
-        update(queue_counters)
-        .where(queue_counters.c.queue == queue)
-        .values(last_number=queue_counters.c.last_number + 1)
-        .returning(queue_counters.c.last_number)
-    ).scalar()
+    number = conn.execute(_NEXT_NUMBER, {"name": queue}).scalar()
     if number is None:
         raise LookupError(f"queue {queue!r} has no counter (is it configured?)")
     return number
 
 
-def _create(conn: Connection, inbound_id: int | None, effect: CreateTicket, now: datetime) -> str:
+def _create(
+    conn: Connection, inbound_id: int | None, effect: CreateTicket, now: datetime
+) -> tuple[str, int]:
     number = next_number(conn, effect.queue)
     key = f"{effect.key_prefix}-{number}"
-    linked = _ticket_id(conn, effect.linked_to) if effect.linked_to else None
+    linked = ticket_id_of(conn, effect.linked_to) if effect.linked_to else None
     ticket_id = conn.execute(
-        insert(tickets)
-        .values(
-            key=key,
-            queue=effect.queue,
-            number=number,
-            subject=effect.subject,
-            requester=effect.requester,
-            requester_name=effect.requester_name,
-            status="new",
-            linked_ticket_id=linked,
-            created_at=now,
-            updated_at=now,
-            sla_check_at=now,
-        )
-        .returning(tickets.c.id)
+        _INSERT_TICKET,
+        {
+            "key": key,
+            "queue": effect.queue,
+            "number": number,
+            "subject": effect.subject,
+            "requester": effect.requester,
+            "requester_name": effect.requester_name,
+            "status": "new",
+            "linked_ticket_id": linked,
+            "created_at": now,
+            "updated_at": now,
+            "sla_check_at": now,
+        },
     ).scalar_one()
     _add_participants(conn, ticket_id, effect.participants, first_is_requester=True)
     details = dict(effect.details)
     conn.execute(
-        insert(ticket_details).values(
-            ticket_id=ticket_id,
-            language=details.get("language", "fr"),
-            criticality=details.get("criticality", "medium"),
-            request_type=details.get("request_type", "assistance"),
-            fields=details.get("fields", {}),
-            missing_fields=details.get("missing_fields", []),
-            subject_quality=details.get("subject_quality", {"ok": True, "reasons": []}),
-        )
+        _INSERT_DETAILS,
+        {
+            "ticket_id": ticket_id,
+            "language": details.get("language", "fr"),
+            "criticality": details.get("criticality", "medium"),
+            "request_type": details.get("request_type", "assistance"),
+            "fields": details.get("fields", {}),
+            "missing_fields": details.get("missing_fields", []),
+            "subject_quality": details.get("subject_quality", {"ok": True, "reasons": []}),
+        },
     )
     _insert_message(conn, ticket_id, inbound_id, effect.message, now)
     record_event(conn, ticket_id, now, effect.requester or SYSTEM, "created", "", None, "new")
@@ -297,7 +301,7 @@ def _create(conn: Connection, inbound_id: int | None, effect: CreateTicket, now:
         record_event(
             conn, ticket_id, now, SYSTEM, "linked", effect.link_reason, None, effect.linked_to
         )
-    return key
+    return key, ticket_id
 
 
 def _append(
@@ -306,30 +310,29 @@ def _append(
     _add_participants(conn, ticket_id, effect.participants, first_is_requester=False)
     _insert_message(conn, ticket_id, inbound_id, effect.message, now)
     if not effect.message.automatic:  # an auto-reply is no activity on the ticket
-        conn.execute(update(tickets).where(tickets.c.id == ticket_id).values(updated_at=now))
+        conn.execute(_TOUCH_TICKET, {"row": ticket_id, "updated_at": now})
 
 
 def _insert_message(
     conn: Connection, ticket_id: int, inbound_id: int | None, m: NewMessage, now: datetime
 ) -> int:
     message_pk = conn.execute(
-        insert(messages)
-        .values(
-            ticket_id=ticket_id,
-            inbound_id=inbound_id,
-            direction=m.direction,
-            message_id=m.message_id,
-            dedup_key=m.dedup_key,
-            sender=m.sender,
-            sender_name=m.sender_name,
-            subject=m.subject,
-            text_body=m.text_body,
-            html_body=m.html_body,
-            automatic=m.automatic,
-            kind=m.kind,
-            created_at=now,
-        )
-        .returning(messages.c.id)
+        _INSERT_MESSAGE,
+        {
+            "ticket_id": ticket_id,
+            "inbound_id": inbound_id,
+            "direction": m.direction,
+            "message_id": m.message_id,
+            "dedup_key": m.dedup_key,
+            "sender": m.sender,
+            "sender_name": m.sender_name,
+            "subject": m.subject,
+            "text_body": m.text_body,
+            "html_body": m.html_body,
+            "automatic": m.automatic,
+            "kind": m.kind,
+            "created_at": now,
+        },
     ).scalar_one()
     if m.attachments:
         conn.execute(
@@ -350,23 +353,40 @@ def _insert_message(
 def _add_participants(
     conn: Connection, ticket_id: int, people: tuple[tuple[str, str], ...], first_is_requester: bool
 ) -> None:
-    known = set(
-        conn.execute(
-            select(participants.c.address).where(participants.c.ticket_id == ticket_id)
-        ).scalars()
-    )
+    known = set(conn.execute(_PARTICIPANTS, {"ticket": ticket_id}).scalars())
     for i, (name, address) in enumerate(people):
         if address in known:
             continue
         role = "requester" if first_is_requester and i == 0 else "cc"
         conn.execute(
-            insert(participants).values(ticket_id=ticket_id, address=address, name=name, role=role)
+            _INSERT_PARTICIPANT,
+            {"ticket_id": ticket_id, "address": address, "name": name, "role": role},
         )
         known.add(address)
 
 
-def _ticket_id(conn: Connection, key: str) -> int:
-    return conn.execute(select(tickets.c.id).where(tickets.c.key == key)).scalar_one()
+def ticket_id_of(conn: Connection, key: str) -> int:
+    return conn.execute(_TICKET_ID, {"ticket_key": key}).scalar_one()
+
+
+# The statements of the per-message path, built once: building a statement object costs
+# more than running it on SQLite (bench/README.md, "Where the time goes").
+_INBOUND_DONE = update(inbound).where(inbound.c.id == bindparam("row"))
+_NEXT_NUMBER = (
+    update(queue_counters)
+    .where(queue_counters.c.queue == bindparam("name"))
+    .values(last_number=queue_counters.c.last_number + 1)
+    .returning(queue_counters.c.last_number)
+)
+_INSERT_TICKET = insert(tickets).returning(tickets.c.id)
+_INSERT_DETAILS = insert(ticket_details)
+_INSERT_MESSAGE = insert(messages).returning(messages.c.id)
+_INSERT_PARTICIPANT = insert(participants)
+_PARTICIPANTS = select(participants.c.address).where(
+    participants.c.ticket_id == bindparam("ticket")
+)
+_TICKET_ID = select(tickets.c.id).where(tickets.c.key == bindparam("ticket_key"))
+_TOUCH_TICKET = update(tickets).where(tickets.c.id == bindparam("row"))
 
 
 def _bounce(conn: Connection, effect: RecordBounce, now: datetime) -> None:

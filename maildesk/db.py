@@ -9,18 +9,26 @@ its default `synchronous_commit=on` for both. Nothing here knows about tickets.
 
 from __future__ import annotations
 
+import fcntl
+import os
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect
+from sqlalchemy.engine import make_url
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
 def connect(url: str, *, durable: bool = True) -> Engine:
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        args: dict = {"timeout": 30, "check_same_thread": False}
+        database = make_url(url).database
+        if database and database != ":memory:" and not database.startswith("file:"):
+            args["factory"] = _gated(f"{database}-writer.lock")
+        engine = create_engine(url, connect_args=args)
         sync = "FULL" if durable else "NORMAL"
         event.listen(engine, "connect", lambda conn, rec: _sqlite_pragmas(conn, rec, sync))
         # A writing transaction starts with BEGIN IMMEDIATE so two writers never deadlock on
@@ -33,7 +41,61 @@ def connect(url: str, *, durable: bool = True) -> Engine:
 
 def _begin(conn: Connection) -> None:
     reading_only = conn.get_execution_options().get(READ_ONLY, False)
+    if not reading_only:
+        gate = conn.connection.dbapi_connection
+        if isinstance(gate, _Gated):
+            gate.enter()
     conn.exec_driver_sql("BEGIN" if reading_only else "BEGIN IMMEDIATE")
+
+
+class _Gated(sqlite3.Connection):
+    """A SQLite connection whose writing transactions queue on a file lock first.
+
+    SQLite lets a writer that finds the database locked sleep and retry (1, 2, 5 … 100 ms):
+    under a steady stream of short transactions from other processes (intake, worker,
+    sender) a waiter keeps waking up too late and starves. An `flock` on a lock file beside
+    the database is handed over by the kernel the moment its holder commits, and is
+    released by the kernel if the holder dies. Readers never take it (WAL).
+    """
+
+    lock_path = ""
+
+    def enter(self) -> None:
+        if getattr(self, "_lock_fd", None) is None:
+            self._lock_fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        if not getattr(self, "_held", False):
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX)  # blocks without the GIL
+            self._held = True
+
+    def _leave(self) -> None:
+        if getattr(self, "_held", False):
+            self._held = False
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+
+    def commit(self) -> None:
+        try:
+            super().commit()
+        finally:
+            self._leave()
+
+    def rollback(self) -> None:
+        try:
+            super().rollback()
+        finally:
+            self._leave()
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._leave()
+            fd, self._lock_fd = getattr(self, "_lock_fd", None), None
+            if fd is not None:
+                os.close(fd)
+
+
+def _gated(lock_path: str) -> type[_Gated]:
+    return type("GatedConnection", (_Gated,), {"lock_path": lock_path})
 
 
 READ_ONLY = "maildesk_read_only"

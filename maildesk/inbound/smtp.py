@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 from maildesk import logs
 from maildesk.addresses import normalise_address
 from maildesk.config import Config
-from maildesk.inbound.spool import store
+from maildesk.inbound.spool import GroupCommit
 
 log = logging.getLogger("maildesk.smtp")
 MAX_RECIPIENTS = 100
@@ -38,6 +38,7 @@ class IntakeHandler:
         self.config = config
         self.clock = clock
         self.on_stored = on_stored
+        self.spool = GroupCommit(engine)
 
     async def handle_RCPT(
         self,
@@ -90,8 +91,7 @@ class IntakeHandler:
         return TEMPFAIL
 
     def _store(self, raw: bytes, mail_from: str, rcpt_tos: tuple[str, ...]) -> int:
-        return store(
-            self.engine,
+        return self.spool.store(
             raw,
             source="smtp",
             now=self.clock(),

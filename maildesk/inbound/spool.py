@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 from datetime import datetime
 
-from sqlalchemy import Engine, insert
+from sqlalchemy import Connection, Engine, insert
 
 from maildesk import logs
 from maildesk.clock import utc
@@ -30,25 +31,113 @@ def store(
     source_key: str | None = None,
 ) -> int:
     """Commit the raw message; return its spool id. Raises on any storage failure."""
-    now = utc(now)  # SQLite keeps no offset: every stored instant is UTC
-    sha = hashlib.sha256(raw).hexdigest()
+    row = _row(raw, source, now, mail_from, rcpt_tos, source_key)
     with engine.begin() as conn:
-        inbound_id = conn.execute(
-            insert(inbound)
-            .values(
-                received_at=now,
-                source=source,
-                source_key=source_key,
-                mail_from=mail_from,
-                rcpt_tos=list(rcpt_tos),
-                raw=raw,
-                sha256=sha,
-                status="received",
-                attempts=0,
-            )
-            .returning(inbound.c.id)
-        ).scalar_one()
-    logs.decision(
-        log, inbound=inbound_id, source=source, action="accepted", bytes=len(raw), sha256=sha[:16]
-    )
+        inbound_id = _insert(conn, row)
+    _accepted(inbound_id, row)
     return inbound_id
+
+
+def _row(raw, source, now, mail_from, rcpt_tos, source_key) -> dict:
+    return {
+        "received_at": utc(now),  # SQLite keeps no offset: every stored instant is UTC
+        "source": source,
+        "source_key": source_key,
+        "mail_from": mail_from,
+        "rcpt_tos": list(rcpt_tos),
+        "raw": raw,
+        "sha256": hashlib.sha256(raw).hexdigest(),
+        "status": "received",
+        "attempts": 0,
+    }
+
+
+def _insert(conn: Connection, row: dict) -> int:
+    return conn.execute(insert(inbound).values(**row).returning(inbound.c.id)).scalar_one()
+
+
+def _accepted(inbound_id: int, row: dict) -> None:
+    logs.decision(
+        log,
+        inbound=inbound_id,
+        source=row["source"],
+        action="accepted",
+        bytes=len(row["raw"]),
+        sha256=row["sha256"][:16],
+    )
+
+
+class _Waiting:
+    def __init__(self, row: dict) -> None:
+        self.row = row
+        self.inbound_id: int | None = None
+        self.error: BaseException | None = None
+        self.done = False
+
+
+class GroupCommit:
+    """`store` for many concurrent callers: the messages that arrive while one commit is on
+    its way to disk are committed together by the next one (one fsync for all of them).
+
+    Nobody waits for a timer: a lone message is committed at once, exactly as `store`
+    does. Each caller returns only after the transaction holding its row committed, so a
+    `250` still means "on disk". If a shared transaction fails, each of its messages is
+    tried again on its own, so one bad row never fails its neighbours.
+    """
+
+    def __init__(self, engine: Engine, most: int = 64) -> None:
+        self.engine = engine
+        self.most = most
+        self._turn = threading.Condition()
+        self._queue: list[_Waiting] = []
+        self._leading = False
+
+    def store(
+        self,
+        raw: bytes,
+        *,
+        source: str,
+        now: datetime,
+        mail_from: str = "",
+        rcpt_tos: tuple[str, ...] = (),
+        source_key: str | None = None,
+    ) -> int:
+        me = _Waiting(_row(raw, source, now, mail_from, rcpt_tos, source_key))
+        with self._turn:
+            self._queue.append(me)
+        while True:
+            with self._turn:
+                while self._leading and not me.done:
+                    self._turn.wait()
+                if me.done:
+                    break
+                self._leading = True  # nobody is committing: this thread commits the queue
+                batch, self._queue = self._queue[: self.most], self._queue[self.most :]
+            try:
+                self._commit(batch)
+            finally:
+                with self._turn:
+                    self._leading = False
+                    self._turn.notify_all()
+        if me.error is not None:
+            raise me.error
+        assert me.inbound_id is not None
+        return me.inbound_id
+
+    def _commit(self, batch: list[_Waiting]) -> None:
+        try:
+            with self.engine.begin() as conn:
+                ids = [_insert(conn, w.row) for w in batch]
+            for w, inbound_id in zip(batch, ids, strict=True):
+                w.inbound_id = inbound_id
+        except Exception as exc:  # noqa: BLE001 - reported to each caller (SMTP 451)
+            if len(batch) == 1:
+                batch[0].error = exc
+            else:
+                for w in batch:
+                    self._commit([w])
+                return
+        for w in batch:
+            if w.inbound_id is not None:
+                _accepted(w.inbound_id, w.row)
+            w.done = True

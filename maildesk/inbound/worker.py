@@ -12,7 +12,7 @@ import traceback
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, Engine, or_, select, update
+from sqlalchemy import Connection, Engine, bindparam, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from maildesk import logs
@@ -30,6 +30,7 @@ from maildesk.outbound.notify import Notifier
 
 log = logging.getLogger("maildesk.worker")
 LEASE = timedelta(seconds=60)  # a claimed row is retried after this if its worker died
+_ROW = select(inbound).where(inbound.c.id == bindparam("row"))
 
 
 @dataclass(frozen=True)
@@ -128,7 +129,7 @@ class Worker:
 
     def _run(self, inbound_id: int, now: datetime) -> Result:
         with reading(self.engine) as conn:
-            row = conn.execute(select(inbound).where(inbound.c.id == inbound_id)).one()
+            row = conn.execute(_ROW, {"row": inbound_id}).one()
         parsed = parse(row.raw)  # pure and the costliest step: outside the write lock
         envelope_from = row.mail_from if row.source == "smtp" else None
         with self.engine.begin() as conn:

@@ -11,7 +11,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, bindparam, insert, select
 
 from maildesk import logs
 from maildesk.addresses import domain_of
@@ -39,18 +39,13 @@ class Notifier:
     ) -> int | None:
         """Store the notification; None when this cause already produced it (idempotent)."""
         exists = conn.execute(
-            select(outbox.c.id).where(
-                outbox.c.cause == cause,
-                outbox.c.recipient == note.recipient,
-                outbox.c.template == note.template,
-            )
+            _SAME_NOTIFICATION,
+            {"cause": cause, "recipient": note.recipient, "template": note.template},
         ).first()
         if exists:
             return None
-        ticket = conn.execute(select(tickets).where(tickets.c.id == ticket_id)).one()
-        details = conn.execute(
-            select(ticket_details).where(ticket_details.c.ticket_id == ticket_id)
-        ).first()
+        ticket = conn.execute(_TICKET, {"ticket": ticket_id}).one()
+        details = conn.execute(_DETAILS, {"ticket": ticket_id}).first()
         lang = (
             note.language
             or (details.language if details else "")
@@ -66,24 +61,23 @@ class Notifier:
                 conn, ticket, note, cause, lang, sender, message_id, exc, now
             )
         row_id = conn.execute(
-            insert(outbox)
-            .values(
-                ticket_id=ticket_id,
-                cause=cause,
-                template=note.template,
-                language=rendered.language,
-                mail_from=sender,
-                recipient=note.recipient,
-                subject=rendered.subject,
-                message_id=message_id,
-                automatic=note.auto_submitted is not None,
-                raw=raw,
-                status="pending",
-                attempts=0,
-                next_attempt_at=now,
-                created_at=now,
-            )
-            .returning(outbox.c.id)
+            _INSERT_OUTBOX,
+            {
+                "ticket_id": ticket_id,
+                "cause": cause,
+                "template": note.template,
+                "language": rendered.language,
+                "mail_from": sender,
+                "recipient": note.recipient,
+                "subject": rendered.subject,
+                "message_id": message_id,
+                "automatic": note.auto_submitted is not None,
+                "raw": raw,
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+            },
         ).scalar_one()
         logs.decision(
             log,
@@ -201,12 +195,7 @@ class Notifier:
         criticality = details.criticality if details else "medium"
         rtype = details.request_type if details else "assistance"
         requester_name = (
-            conn.execute(
-                select(participants.c.name).where(
-                    participants.c.ticket_id == ticket.id,
-                    participants.c.address == ticket.requester,
-                )
-            ).scalar()
+            conn.execute(_NAME, {"ticket": ticket.id, "address": ticket.requester}).scalar()
             or ticket.requester_name
         )
         context: dict[str, Any] = dict.fromkeys(CONTEXT_NAMES, "")
@@ -239,3 +228,18 @@ class Notifier:
         }
         context |= {k: v for k, v in note.extra if k in CONTEXT_NAMES}
         return context
+
+
+# Built once: on the per-message path a statement costs more to build than to run.
+_SAME_NOTIFICATION = select(outbox.c.id).where(
+    outbox.c.cause == bindparam("cause"),
+    outbox.c.recipient == bindparam("recipient"),
+    outbox.c.template == bindparam("template"),
+)
+_TICKET = select(tickets).where(tickets.c.id == bindparam("ticket"))
+_DETAILS = select(ticket_details).where(ticket_details.c.ticket_id == bindparam("ticket"))
+_INSERT_OUTBOX = insert(outbox).returning(outbox.c.id)
+_NAME = select(participants.c.name).where(
+    participants.c.ticket_id == bindparam("ticket"),
+    participants.c.address == bindparam("address"),
+)
