@@ -23,7 +23,7 @@ from maildesk import db, logs
 from maildesk.business_hours import BusinessCalendar
 from maildesk.clock import system_now
 from maildesk.cluster import Membership, run_beats
-from maildesk.config import Config
+from maildesk.config import Config, redact_url
 from maildesk.db import reading
 from maildesk.doorbell import Closing, Doorbell
 from maildesk.inbound.imap import start_all
@@ -167,7 +167,7 @@ def run(config: Config, clock: Callable[[], datetime] = system_clock) -> int:
         log,
         action="started",
         smtp=f"{config.smtp.host}:{config.smtp.port}",
-        database=_safe_url(config.database.url),
+        database=redact_url(config.database.url),
         workers=len(children),
         config=config.source,
     )
@@ -266,13 +266,6 @@ def loop(
                 reason=f"{type(exc).__name__}: {exc}",
             )
         wake.wait(poll_seconds)
-
-
-def _safe_url(url: str) -> str:
-    """The database URL without its password, for the log."""
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
 
 
 def start_scheduler(services: Services, clock: Callable[[], datetime]):

@@ -361,7 +361,7 @@ def _check_config(args: argparse.Namespace, config: config_module.Config) -> int
         return 2
     print(f"configuration OK: {config.source}")
     print(f"  templates: {templates.directory}")
-    print(f"  database: {config.database.url}")
+    print(f"  database: {config_module.redact_url(config.database.url)}")
     print(f"  smtp listener: {config.smtp.host}:{config.smtp.port}")
     print(f"  queues: {queues}")
     print(f"  staff: {', '.join(config.staff.addresses) or '(none)'}")

@@ -454,11 +454,19 @@ def _header_text(key: str, value: Any) -> str:
     return text
 
 
+_PASSWORD_IN_URL = re.compile(r"(://[^/:@]*:)[^@/]*@")
+
+
+def redact_url(url: str) -> str:
+    """The URL with any password replaced by `***`: what logs, errors and output may show."""
+    return _PASSWORD_IN_URL.sub(r"\1***@", url)
+
+
 def _url(key: str, value: Any) -> str:
     text = _str(key, value)
     if not text.startswith(("sqlite:///", "postgresql+psycopg://", "postgresql://")):
         raise ConfigError(
-            f"{key}: {text!r} is not supported (allowed: sqlite:///PATH, "
+            f"{key}: {redact_url(text)!r} is not supported (allowed: sqlite:///PATH, "
             "postgresql+psycopg://USER@HOST:PORT/DB)"
         )
     return text.replace("postgresql://", "postgresql+psycopg://", 1)

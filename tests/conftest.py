@@ -20,6 +20,7 @@ from sqlalchemy import Engine, create_engine, text
 from maildesk import config as config_module
 from maildesk.app import Services, build
 
+pytest_plugins = ["tests.secrets_scan"]
 PG_HOST, PG_PORT = "127.0.0.1", 5432
 PG_ADMIN_URL = f"postgresql+psycopg://postgres@{PG_HOST}:{PG_PORT}/postgres"
 IN_CI = bool(os.environ.get("CI"))

@@ -61,9 +61,12 @@ def compose(
         ("Date", format_datetime(now)),
         ("Message-ID", _msgid(headers.message_id)),
     ]
-    if headers.in_reply_to:
-        fields.append(("In-Reply-To", _msgid(headers.in_reply_to)))
-    refs = [_msgid(r) for r in headers.references[-20:]]
+    # Our own Message-ID must be well formed; the ones we answer come from the customer's
+    # mail, so one that is not (`<xxxx>`, no `@`) is left out rather than losing the reply.
+    answered = _their_msgid(headers.in_reply_to) if headers.in_reply_to else None
+    if answered:
+        fields.append(("In-Reply-To", answered))
+    refs = [r for r in map(_their_msgid, headers.references[-20:]) if r]
     if refs:
         fields.append(("References", " ".join(refs)))
     if headers.auto_submitted:
@@ -200,6 +203,13 @@ def _msgid(value: str) -> str:
     if not _MSGID_RE.match(value):
         raise ValueError(f"not a Message-ID: {value!r}")
     return value
+
+
+def _their_msgid(value: str) -> str | None:
+    try:
+        return _msgid(value)
+    except ValueError:
+        return None
 
 
 def _check_headers(raw: bytes, names: list[str], to_address: str) -> None:

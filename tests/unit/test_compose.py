@@ -184,19 +184,34 @@ BAD_IDS = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("field", "bad"),
-    [
-        (field, bad)
-        for field in ("message_id", "in_reply_to", "references")
-        for bad in BAD_IDS
-        if bad or field != "in_reply_to"  # an empty In-Reply-To means: not a reply
-    ],
-)
-def test_a_bad_message_id_is_refused(field, bad):
-    value = (bad,) if field == "references" else bad
+@pytest.mark.parametrize("bad", [b for b in BAD_IDS])
+def test_a_bad_message_id_of_ours_is_refused(bad):
     with pytest.raises(ValueError, match="Message-ID"):
-        compose(rendered(), headers(**{field: value}), NOW)
+        compose(rendered(), headers(message_id=bad), NOW)
+
+
+@pytest.mark.parametrize(
+    ("field", "bad"), [(f, b) for f in ("in_reply_to", "references") for b in BAD_IDS]
+)
+def test_a_bad_message_id_we_answer_is_left_out_not_written(field, bad):
+    """The customer's Message-ID may be anything (`<xxxx>`): the answer still goes out,
+    unthreaded, and the bad value never reaches a header."""
+    value = (bad, "<req-1@acme.ch>") if field == "references" else bad
+    raw = compose(rendered(), headers(**{field: value}), NOW)
+    mail = parse(raw)
+    expected = BASE + AUTOMATIC + (THREAD if field == "references" else ["references"])
+    assert sorted(k.lower() for k in mail) == sorted(expected)
+    if field == "in_reply_to":
+        assert mail["In-Reply-To"] is None
+    else:
+        assert str(mail["References"]) == "<req-1@acme.ch>"
+    assert b"victim" not in raw.split(b"\r\n\r\n", 1)[0]
+
+
+def test_a_message_id_without_at_sign_is_not_threaded_on():
+    raw = compose(rendered(), headers(in_reply_to="<xxxx>", references=("<xxxx>",)), NOW)
+    mail = parse(raw)
+    assert mail["In-Reply-To"] is None and mail["References"] is None
 
 
 def test_an_empty_message_id_in_brackets_is_refused():
