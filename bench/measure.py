@@ -16,7 +16,7 @@ import threading
 import time
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from corpus import SUPPORT, Mail
 from sink import SinkHandler
@@ -38,6 +38,10 @@ class PassResult:
     cpu_per_message: float  # seconds of user+sys of the server processes
     peak_rss_mb: float
     complete: bool
+    # Resident memory (VmRSS, summed) once 10% of the corpus was accepted, and at the end:
+    # a daemon that keeps something per message grows between the two.
+    rss_at_tenth_mb: float = float("nan")
+    rss_at_end_mb: float = float("nan")
 
 
 def _tree(pid: int) -> list[int]:
@@ -81,6 +85,49 @@ def peak_rss_mb(pids: Sequence[int]) -> float:
         except OSError:
             continue
     return total or float("nan")
+
+
+def rss_mb(pids: Sequence[int]) -> float:
+    """VmRSS (resident now) summed over the server instances and their child processes."""
+    total = 0.0
+    for p in (p for pid in pids for p in _tree(pid)):
+        try:
+            with open(f"/proc/{p}/status") as fh:
+                for line in fh:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1]) / 1024
+        except OSError:
+            continue
+    return total or float("nan")
+
+
+class MemoryWatch:
+    """Samples the servers' resident memory every half second, with the pass's progress."""
+
+    def __init__(self, pids: Sequence[int], progress, total: int) -> None:
+        self.pids, self.progress, self.total = pids, progress, total
+        self.samples: list[tuple[int, float]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> MemoryWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.samples.append((self.progress(), rss_mb(self.pids)))
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.5):
+            self.samples.append((self.progress(), rss_mb(self.pids)))
+
+    def at_tenth(self) -> float:
+        return next((mb for done, mb in self.samples if done >= self.total / 10), float("nan"))
+
+    def at_end(self) -> float:
+        return self.samples[-1][1] if self.samples else float("nan")
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -141,16 +188,18 @@ def run_pass(
         )
         for i, lane in enumerate(split(mails, connections))
     ]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    intake_end = time.monotonic()
     wanted = {m.message_id for m in mails if not m.is_reply}
-    complete = sink.wait_for(wanted, timeout) and len(accepted) == len(mails)
-    time.sleep(0.5)  # let a stray extra mail arrive, so it is counted
+    with MemoryWatch(pids, lambda: len(accepted), len(mails)) as memory:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        intake_end = time.monotonic()
+        complete = sink.wait_for(wanted, timeout) and len(accepted) == len(mails)
+        time.sleep(0.5)  # let a stray extra mail arrive, so it is counted
     cpu = cpu_seconds(pids) - cpu_before
-    return _result(mails, accepted, sink, wanted, start, intake_end, cpu, pids, complete)
+    result = _result(mails, accepted, sink, wanted, start, intake_end, cpu, pids, complete)
+    return replace(result, rss_at_tenth_mb=memory.at_tenth(), rss_at_end_mb=memory.at_end())
 
 
 def _result(mails, accepted, sink, wanted, start, intake_end, cpu, pids, complete) -> PassResult:
