@@ -38,9 +38,10 @@ class PassResult:
     cpu_per_message: float  # seconds of user+sys of the server processes
     peak_rss_mb: float
     complete: bool
-    # Resident memory (VmRSS, summed) once 10% of the corpus was accepted, and at the end:
+    # Resident memory (VmRSS, summed) once 10% and 50% of the corpus were accepted, and at the end:
     # a daemon that keeps something per message grows between the two.
     rss_at_tenth_mb: float = float("nan")
+    rss_at_half_mb: float = float("nan")
     rss_at_end_mb: float = float("nan")
 
 
@@ -123,8 +124,10 @@ class MemoryWatch:
         while not self._stop.wait(0.5):
             self.samples.append((self.progress(), rss_mb(self.pids)))
 
-    def at_tenth(self) -> float:
-        return next((mb for done, mb in self.samples if done >= self.total / 10), float("nan"))
+    def at_share(self, share: float) -> float:
+        """The first sample taken once `share` of the corpus was accepted."""
+        wanted = self.total * share
+        return next((mb for done, mb in self.samples if done >= wanted), float("nan"))
 
     def at_end(self) -> float:
         return self.samples[-1][1] if self.samples else float("nan")
@@ -199,7 +202,12 @@ def run_pass(
         time.sleep(0.5)  # let a stray extra mail arrive, so it is counted
     cpu = cpu_seconds(pids) - cpu_before
     result = _result(mails, accepted, sink, wanted, start, intake_end, cpu, pids, complete)
-    return replace(result, rss_at_tenth_mb=memory.at_tenth(), rss_at_end_mb=memory.at_end())
+    return replace(
+        result,
+        rss_at_tenth_mb=memory.at_share(0.1),
+        rss_at_half_mb=memory.at_share(0.5),
+        rss_at_end_mb=memory.at_end(),
+    )
 
 
 def _result(mails, accepted, sink, wanted, start, intake_end, cpu, pids, complete) -> PassResult:

@@ -163,8 +163,8 @@ def report(name: str, r: PassResult) -> None:
         f"{name:<18} intake {r.intake_rate:7.1f}/s  end-to-end {r.e2e_rate:7.1f}/s  "
         f"latency median {r.latency_median * 1000:8.1f} ms  p99 {r.latency_p99 * 1000:8.1f} ms"
         f"  max {r.latency_max * 1000:8.1f} ms  CPU {r.cpu_per_message * 1000:6.2f} ms/msg  "
-        f"peak RSS {r.peak_rss_mb:6.1f} MB (RSS at 10% {r.rss_at_tenth_mb:.1f}, at end "
-        f"{r.rss_at_end_mb:.1f})  acks {r.acks_matched}/{r.acks_expected}"
+        f"peak RSS {r.peak_rss_mb:6.1f} MB (RSS at 10%/50%/end {r.rss_at_tenth_mb:.0f}/"
+        f"{r.rss_at_half_mb:.0f}/{r.rss_at_end_mb:.0f})  acks {r.acks_matched}/{r.acks_expected}"
         f"  extra mails {r.extra_mails}{ok}"
     )
 
