@@ -62,6 +62,13 @@ class SmtpConfig:
     host: str = "127.0.0.1"
     port: int = 2525
     max_message_bytes: int = 25 * 1024 * 1024
+    # Open connections at once: in all, and from one client address. Past either, a new
+    # connection is greeted with `421` and closed (the client retries later).
+    max_connections: int = 100
+    max_connections_per_client: int = 20
+    # Messages one envelope sender may deliver per minute (sliding window, per instance);
+    # past it, MAIL FROM answers `451 4.7.1` and the sender retries later. 0: no limit.
+    messages_per_sender_per_minute: int = 60
 
 
 @dataclass(frozen=True)
@@ -76,6 +83,17 @@ class OutboundConfig:
     max_attempts: int = 12
     retry_seconds: float = 60.0
     auto_replies_per_hour: int = 5
+    # How the relay connection is protected: "none", "starttls" (required: never falls
+    # back to plain text) or "tls" (implicit TLS from the first byte, e.g. port 465).
+    tls: str = "none"
+    tls_verify: bool = True  # check the relay's certificate and name (starttls / tls)
+    ca_file: str = ""  # PEM file of the CAs to trust instead of the system's
+    username: str = ""  # AUTH at the relay when set, with password or password_file
+    password: str = field(default="", repr=False)
+    password_file: str = ""
+
+
+OUTBOUND_TLS_MODES = ("none", "starttls", "tls")
 
 
 @dataclass(frozen=True)
@@ -220,7 +238,14 @@ def from_mapping(data: dict[str, Any], source: str = "(mapping)") -> Config:
         smtp=reader.section(
             "smtp",
             SmtpConfig,
-            {"host": _str, "port": _port, "max_message_bytes": _positive_int},
+            {
+                "host": _str,
+                "port": _port,
+                "max_message_bytes": _positive_int,
+                "max_connections": _positive_int,
+                "max_connections_per_client": _positive_int,
+                "messages_per_sender_per_minute": _cap,
+            },
         ),
         outbound=reader.section(
             "outbound",
@@ -236,6 +261,12 @@ def from_mapping(data: dict[str, Any], source: str = "(mapping)") -> Config:
                 "max_attempts": _positive_int,
                 "retry_seconds": _positive_float,
                 "auto_replies_per_hour": _positive_int,
+                "tls": _outbound_tls,
+                "tls_verify": _bool,
+                "ca_file": _str,
+                "username": _header_text,
+                "password": _str,
+                "password_file": _str,
             },
         ),
         queues=queues,
@@ -285,6 +316,8 @@ def from_mapping(data: dict[str, Any], source: str = "(mapping)") -> Config:
             f"(got {r.first_days}, {r.second_days}, {r.close_days})"
         )
     reader.reject_unknown()
+    _check_smtp(config.smtp)
+    _check_outbound(config.outbound)
     if config.processing.default_queue:
         try:
             config.queue_named(config.processing.default_queue)
@@ -295,6 +328,44 @@ def from_mapping(data: dict[str, Any], source: str = "(mapping)") -> Config:
                 f"configured queue (queues: {names})"
             ) from None
     return config
+
+
+def _check_smtp(smtp: SmtpConfig) -> None:
+    if smtp.max_connections_per_client > smtp.max_connections:
+        raise ConfigError(
+            f"smtp.max_connections_per_client: at most smtp.max_connections "
+            f"({smtp.max_connections}), got {smtp.max_connections_per_client}"
+        )
+
+
+def _check_outbound(out: OutboundConfig) -> None:
+    """TLS options without TLS, or a password that would cross the network in clear text."""
+    # Imported here: imap_config raises this module's ConfigError (a cycle at import time).
+    from maildesk.inbound.imap_config import LOOPBACK
+
+    if out.tls == "none":
+        for key in ("ca_file", "tls_verify"):
+            if getattr(out, key) != getattr(OutboundConfig, key):
+                raise ConfigError(
+                    f"outbound.{key}: only used with tls = 'starttls' or 'tls' (tls is 'none')"
+                )
+    if out.ca_file and not Path(out.ca_file).is_file():
+        raise ConfigError(f"outbound.ca_file: {out.ca_file!r}: no such file")
+    secrets = [key for key in ("password", "password_file") if getattr(out, key)]
+    if not out.username:
+        if secrets:
+            raise ConfigError(f"outbound.username: required when outbound.{secrets[0]} is set")
+        return
+    if len(secrets) != 1:
+        raise ConfigError(
+            "outbound.password: give exactly one of password, password_file with username"
+            + (" (got both)" if secrets else "")
+        )
+    if out.tls == "none" and out.host not in LOOPBACK:
+        raise ConfigError(
+            "outbound.tls: 'none' would send the relay password in clear text, so AUTH "
+            f"needs tls = 'starttls' or 'tls' for a relay not on this machine ({out.host!r})"
+        )
 
 
 class _Reader:
@@ -482,6 +553,21 @@ def _positive_float(key: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
         raise ConfigError(f"{key}: must be a positive number, got {value!r}")
     return float(value)
+
+
+def _bool(key: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{key}: must be true or false, got {value!r}")
+    return value
+
+
+def _outbound_tls(key: str, value: Any) -> str:
+    mode = _str(key, value)
+    if mode not in OUTBOUND_TLS_MODES:
+        raise ConfigError(
+            f"{key}: {mode!r} is not allowed (allowed: {', '.join(OUTBOUND_TLS_MODES)})"
+        )
+    return mode
 
 
 def _cap(key: str, value: Any) -> int:

@@ -3,14 +3,20 @@
 Any internal fault answers `451 4.3.0` (the sender keeps the mail and retries), never a
 `5xx` and never an internal detail. The DATA handler does one thing, the spool insert,
 in a thread so the event loop keeps serving other connections.
+
+Floods are refused with temporary replies, so a real sender only waits: past
+`max_connections_per_client` (or `max_connections` in all) a new connection is greeted
+with `421` and closed; past `messages_per_sender_per_minute` MAIL FROM answers
+`451 4.7.1`. Both are counted in memory, per instance.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
@@ -24,6 +30,92 @@ from maildesk.inbound.spool import GroupCommit
 log = logging.getLogger("maildesk.smtp")
 MAX_RECIPIENTS = 100
 TEMPFAIL = "451 4.3.0 Temporary local problem, please try again later"
+SENDER_DEFERRED = "451 4.7.1 Too much mail from this sender, please try again later"
+CLIENT_BUSY = "421 4.7.0 Too many connections from your address, please try again later"
+SERVER_BUSY = "421 4.3.2 Too many connections, please try again later"
+WINDOW = timedelta(minutes=1)
+
+
+class Quiet:
+    """Whether a refusal is worth a log line: the first per key, then one per window at most.
+
+    A flood is refused thousands of times a minute and admins read this log: each client or
+    sender shows up at most once a minute, and the next line says how many refusals went
+    unlogged since the previous one. Keys last logged a window ago are forgotten (bounded
+    memory); their unlogged count goes with them.
+    """
+
+    def __init__(self, every: timedelta = WINDOW) -> None:
+        self.every = every
+        self._last: dict[str, tuple[datetime, int]] = {}  # key -> (logged at, unlogged since)
+        self._swept: datetime | None = None
+
+    def due(self, key: str, now: datetime) -> int | None:
+        """None: stay quiet (counted). Else log now; the number is the refusals unlogged."""
+        last = self._last.get(key)
+        if last is not None and now - last[0] < self.every:
+            self._last[key] = (last[0], last[1] + 1)
+            return None
+        self._last[key] = (now, 0)
+        self._sweep(now)  # after reading this key's count, which its line now reports
+        return last[1] if last is not None else 0
+
+    def _sweep(self, now: datetime) -> None:
+        if self._swept is not None and now - self._swept < self.every:
+            return
+        self._swept = now
+        for key in [k for k, (at, _n) in self._last.items() if now - at >= self.every]:
+            del self._last[key]
+
+
+class SenderRate:
+    """Messages accepted per envelope sender in the last minute: a sliding window in memory.
+
+    Only accepted messages count, so a deferred sender that retries is let in again as soon
+    as its oldest message of the window is a minute old. Senders with nothing in the window
+    are forgotten, so memory follows the mail actually accepted in the last minute.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit  # 0: no limit
+        self._times: dict[str, deque[datetime]] = {}
+        self._swept: datetime | None = None
+
+    def exceeded(self, sender: str, now: datetime) -> bool:
+        if not self.limit:
+            return False
+        self._sweep(now)
+        times = self._times.get(sender)
+        if not times:
+            return False
+        _drop_older(times, now - WINDOW)
+        return len(times) >= self.limit
+
+    def count(self, sender: str, now: datetime) -> None:
+        if self.limit:
+            times = self._times.setdefault(sender, deque())
+            times.append(now)
+            _drop_older(times, now - WINDOW)
+
+    def _sweep(self, now: datetime) -> None:
+        if self._swept is not None and now - self._swept < WINDOW:
+            return
+        self._swept = now
+        for sender in [s for s, t in self._times.items() if not t or t[-1] <= now - WINDOW]:
+            del self._times[sender]
+
+
+def _drop_older(times: deque[datetime], cutoff: datetime) -> None:
+    while times and times[0] <= cutoff:
+        times.popleft()
+
+
+def sender_key(mail_from: str) -> str:
+    """The envelope sender as counted: the canonical address, `<>` for bounces."""
+    text = mail_from.strip()
+    if text in ("", "<>"):
+        return "<>"
+    return normalise_address(text) or text.lower()[:320]
 
 
 class IntakeHandler:
@@ -39,6 +131,39 @@ class IntakeHandler:
         self.clock = clock
         self.on_stored = on_stored
         self.spool = GroupCommit(engine)
+        self.rate = SenderRate(config.smtp.messages_per_sender_per_minute)
+        self._quiet = Quiet()
+
+    async def handle_MAIL(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        mail_options: list[str],
+    ) -> str:
+        sender = sender_key(address)
+        now = self.clock()
+        if self.rate.exceeded(sender, now):
+            self._log_deferral(session, sender, now)
+            return SENDER_DEFERRED
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
+    def _log_deferral(self, session: Session, sender: str, now: datetime) -> None:
+        unlogged = self._quiet.due(sender, now)
+        if unlogged is None:
+            return
+        logs.decision(
+            log,
+            logging.WARNING,
+            peer=_peer(session),
+            sender=sender,
+            action="deferred",
+            reason=f"more than {self.rate.limit} messages from this sender in a minute",
+            unlogged=unlogged or None,
+        )
 
     async def handle_RCPT(
         self,
@@ -81,6 +206,7 @@ class IntakeHandler:
                 reason=f"{type(exc).__name__}: {exc}",
             )
             return TEMPFAIL
+        self.rate.count(sender_key(envelope.mail_from or ""), self.clock())
         self.on_stored(inbound_id)
         return f"250 2.0.0 OK queued as {inbound_id}"
 
@@ -105,9 +231,107 @@ def _peer(session: Session) -> str:
     return f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
 
 
+def _client(peer: object) -> str:
+    """The client's address without its port: what the connection limit counts."""
+    return str(peer[0]) if isinstance(peer, tuple) and peer else str(peer)
+
+
+class ConnectionGate:
+    """Open connections, in all and per client address: which new one to refuse, and why.
+
+    Used only from the listener's event loop, so it needs no lock. A client's entry goes
+    when its last connection closes: memory follows the connections actually open.
+    """
+
+    def __init__(self, total: int, per_client: int, clock: Callable[[], datetime]) -> None:
+        self.total = total
+        self.per_client = per_client
+        self.clock = clock
+        self.open = 0
+        self._by_client: dict[str, int] = {}
+        self._quiet = Quiet()
+
+    def admit(self, client: str) -> str | None:
+        """Count the connection in and return None, or return the `421` reply to refuse it."""
+        if self.open >= self.total:
+            return self._refuse(client, SERVER_BUSY, f"{self.total} connections open in all")
+        if self._by_client.get(client, 0) >= self.per_client:
+            return self._refuse(
+                client, CLIENT_BUSY, f"{self.per_client} connections open from this client"
+            )
+        self.open += 1
+        self._by_client[client] = self._by_client.get(client, 0) + 1
+        return None
+
+    def release(self, client: str) -> None:
+        self.open -= 1
+        left = self._by_client.pop(client) - 1
+        if left:
+            self._by_client[client] = left
+
+    def _refuse(self, client: str, reply: str, reason: str) -> str:
+        unlogged = self._quiet.due(client, self.clock())
+        if unlogged is not None:
+            logs.decision(
+                log,
+                logging.WARNING,
+                peer=client,
+                action="refused-connection",
+                reason=reason,
+                unlogged=unlogged or None,
+            )
+        return reply
+
+
+class _Session(SMTP):
+    """aiosmtpd's session, admitted by the listener's gate before its banner.
+
+    aiosmtpd has no hook before the `220` (handle_PROXY only runs with the PROXY
+    protocol), so the gate wraps the session's task: counted in when it starts, counted
+    out when it ends in any way (QUIT, timeout, a client vanishing, the listener stopping).
+    """
+
+    def __init__(self, handler: IntakeHandler, gate: ConnectionGate, **kwargs: object) -> None:
+        super().__init__(handler, **kwargs)  # type: ignore[arg-type]
+        self.gate = gate
+
+    async def _handle_client(self) -> None:
+        client = _client(self.session.peer if self.session else None)
+        refusal = self.gate.admit(client)
+        if refusal is not None:
+            await self._refuse(refusal)
+            return
+        try:
+            await super()._handle_client()
+        finally:
+            self.gate.release(client)
+
+    async def _refuse(self, reply: str) -> None:
+        try:
+            await self.push(reply)
+        except ConnectionError:
+            pass  # the client is gone already
+        finally:
+            if self.transport is not None:
+                self.transport.close()
+
+
+class _Controller(Controller):
+    def __init__(self, handler: IntakeHandler, gate: ConnectionGate, **kwargs: object) -> None:
+        super().__init__(handler, **kwargs)  # type: ignore[arg-type]
+        self.gate = gate
+
+    def factory(self) -> SMTP:
+        return _Session(self.handler, self.gate, **self.SMTP_kwargs)
+
+
 def controller(handler: IntakeHandler, config: Config) -> Controller:
-    return Controller(
+    gate = ConnectionGate(
+        config.smtp.max_connections, config.smtp.max_connections_per_client, handler.clock
+    )
+    return _Controller(
         handler,
+        gate,
         hostname=config.smtp.host,
         port=config.smtp.port,
         data_size_limit=config.smtp.max_message_bytes,

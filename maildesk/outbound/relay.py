@@ -5,6 +5,11 @@ permanent ones (5xx) and too many attempts make the row `dead`, logged and recor
 its ticket. A crash between the relay's `250` and our bookkeeping leaves the row
 `sending`; when its lease expires it is sent once more with the same bytes and
 Message-ID, so mail clients show it once. Nothing else can send a row twice.
+
+The relay session is set up as configured or not at all: with `tls = "starttls"` a relay
+that does not offer STARTTLS, or whose certificate fails, gets nothing in plain text; like
+a refused login, that is a temporary failure (retried, logged as an error), never a reason
+to give a mail up, because the fix is on the relay's or the admin's side.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import smtplib
+import ssl
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -39,6 +45,10 @@ class Delivery:
 
 class Permanent(Exception):
     """The relay refused the mail for good (5xx)."""
+
+
+class RelayUnusable(smtplib.SMTPException):
+    """No session with the relay as configured (TLS, certificate, login): retry later."""
 
 
 class Sender:
@@ -82,6 +92,8 @@ class Sender:
             self._transmit(row)  # outside any transaction, by construction
         except Permanent as exc:
             return self._give_up(row, now, str(exc))
+        except RelayUnusable as exc:
+            return self._retry(row, now, str(exc), logging.ERROR)
         except (OSError, smtplib.SMTPException) as exc:
             return self._retry(row, now, f"{type(exc).__name__}: {exc}")
         with self.engine.begin() as conn:
@@ -145,10 +157,47 @@ class Sender:
 
     def _connection(self) -> smtplib.SMTP:
         if self._smtp is None:
-            self._smtp = smtplib.SMTP(
-                self.config.host, self.config.port, timeout=self.config.timeout_seconds
-            )
+            self._smtp = self._open()
         return self._smtp
+
+    def _open(self) -> smtplib.SMTP:
+        """A session with the relay, protected as configured, or RelayUnusable.
+
+        A refused or timed-out connection stays an OSError (the relay is down: retried as
+        before); what fails after it (TLS, certificate, login) is the setup's fault.
+        """
+        cfg = self.config
+        context = _tls_context(cfg) if cfg.tls != "none" else None
+        if cfg.tls == "tls":
+            try:
+                smtp: smtplib.SMTP = smtplib.SMTP_SSL(
+                    cfg.host, cfg.port, timeout=cfg.timeout_seconds, context=context
+                )
+            except ssl.SSLError as exc:
+                raise RelayUnusable(self._failed("TLS", exc)) from None
+        else:
+            smtp = smtplib.SMTP(cfg.host, cfg.port, timeout=cfg.timeout_seconds)
+        step = "STARTTLS"
+        try:
+            if cfg.tls == "starttls":
+                smtp.starttls(context=context)
+            step = "login"
+            if cfg.username:
+                smtp.login(cfg.username, _password(cfg))
+        except (OSError, smtplib.SMTPException) as exc:
+            smtp.close()
+            raise RelayUnusable(self._failed(step, exc)) from None
+        return smtp
+
+    def _failed(self, step: str, exc: Exception) -> str:
+        cfg = self.config
+        detail = f"{type(exc).__name__}: {exc}"
+        if isinstance(exc, smtplib.SMTPNotSupportedError) and step == "STARTTLS":
+            detail = "the relay does not offer STARTTLS"
+        return (
+            f"{step} with the relay {cfg.host}:{cfg.port} failed (tls = {cfg.tls!r}); "
+            f"nothing was sent: {detail}"
+        )
 
     def _hang_up(self) -> None:
         smtp, self._smtp = self._smtp, None
@@ -170,7 +219,7 @@ class Sender:
             os.fsync(fh.fileno())
         temp.replace(final)
 
-    def _retry(self, row, now: datetime, error: str) -> Delivery:
+    def _retry(self, row, now: datetime, error: str, level: int = logging.WARNING) -> Delivery:
         if row.attempts >= self.config.max_attempts:
             return self._give_up(row, now, f"gave up after {row.attempts} attempts: {error}")
         delay = min(
@@ -184,7 +233,7 @@ class Sender:
             )
         logs.decision(
             log,
-            logging.WARNING,
+            level,
             ticket_id=row.ticket_id,
             msgid=row.message_id,
             action="retry",
@@ -223,6 +272,21 @@ class Sender:
             reason=error,
         )
         return Delivery(row.id, "dead", error)
+
+
+def _tls_context(cfg: OutboundConfig) -> ssl.SSLContext:
+    context = ssl.create_default_context(cafile=cfg.ca_file or None)
+    if not cfg.tls_verify:  # encrypted, but the relay is not authenticated
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def _password(cfg: OutboundConfig) -> str:
+    """Read at each login, so a rotated password file needs no restart."""
+    if cfg.password_file:
+        return Path(cfg.password_file).read_text(encoding="utf-8").strip()
+    return cfg.password
 
 
 def _due(now: datetime):

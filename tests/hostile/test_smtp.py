@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 import smtplib
+import socket
+import struct
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import create_engine, event, select, text
@@ -188,19 +195,89 @@ def test_f013_f014_client_vanishing_mid_data_stores_nothing(services):
     assert spool_rows(services) == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs code: smtp.controller has no per-client connection limit (421 4.7.0)",
-)
-def test_f015_excess_parallel_connections_get_421(tmp_path):
+def _banner_from(port: int, source: str) -> tuple[bytes, socket.socket]:
+    """Connect from another loopback address (another client) and read the greeting."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10, source_address=(source, 0))
+    return sock.recv(1024), sock
+
+
+def _abort(sock: socket.socket) -> None:
+    """Vanish without QUIT or FIN: the kernel answers the next packet with a reset."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()
+
+
+def test_f015_excess_parallel_connections_get_421(tmp_path, caplog):
     desk = sqlite_desk(tmp_path)
-    with listener(desk) as cfg:
+    per_client = desk.config.smtp.max_connections_per_client
+    with caplog.at_level(logging.WARNING, logger="maildesk.smtp"), listener(desk) as cfg:
         talks = [Dialogue(cfg.smtp.port) for _ in range(150)]
         banners = [t.banner for t in talks]
+        closed_after_421 = talks[-1].sock.recv(1024)
+        other, sock = _banner_from(cfg.smtp.port, "127.0.0.2")  # others are unaffected
+        sock.close()
+        served = talks[0].command(b"NOOP")  # and so are the connections already open
         for talk in talks:
             talk.close()
-    assert any(b.startswith(b"421") for b in banners)
-    assert banners[0].startswith(b"220")
+    assert per_client == 20
+    assert all(b.startswith(b"220") for b in banners[:per_client])
+    assert all(b.startswith(b"421 4.7.0") for b in banners[per_client:])
+    assert closed_after_421 == b""
+    assert other.startswith(b"220")
+    assert served.startswith(b"250")
+    refusals = [r.getMessage() for r in caplog.records if "refused-connection" in r.getMessage()]
+    assert len(refusals) == 1  # 130 refusals, one log line (one per client per minute)
+    assert "peer=127.0.0.1" in refusals[0]
+
+
+def test_f015_connections_are_counted_out_when_clients_vanish(tmp_path):
+    desk = sqlite_desk(tmp_path)
+    with listener(desk, max_connections_per_client=3) as cfg:
+        held = [Dialogue(cfg.smtp.port) for _ in range(3)]
+        assert _greeting(cfg.smtp.port).startswith(b"421")
+        _abort(held[0].sock)  # abruptly
+        held[1].close()  # a plain close, no QUIT
+        assert held[2].command(b"QUIT").startswith(b"221")
+        held[2].close()
+        again = _three_accepted(cfg.smtp.port)
+        assert _greeting(cfg.smtp.port).startswith(b"421")  # the limit still holds
+        for talk in again:
+            talk.close()
+
+
+def _greeting(port: int) -> bytes:
+    talk = Dialogue(port)
+    talk.close()
+    return talk.banner
+
+
+def _three_accepted(port: int, within: float = 10.0) -> list[Dialogue]:
+    """Three connections greeted with 220, waiting until the vanished ones are counted out."""
+    accepted: list[Dialogue] = []
+    deadline = time.monotonic() + within
+    while len(accepted) < 3 and time.monotonic() < deadline:
+        talk = Dialogue(port)
+        if talk.banner.startswith(b"220"):
+            accepted.append(talk)
+        else:
+            talk.close()
+            time.sleep(0.05)
+    assert len(accepted) == 3, "connections of vanished clients were never counted out"
+    return accepted
+
+
+def test_f015_total_connection_limit_covers_all_clients(tmp_path):
+    desk = sqlite_desk(tmp_path)
+    with listener(desk, max_connections=4, max_connections_per_client=3) as cfg:
+        mine = [Dialogue(cfg.smtp.port) for _ in range(3)]
+        greetings = [_banner_from(cfg.smtp.port, f"127.0.0.{n}") for n in (2, 3)]
+        for talk in mine:
+            talk.close()
+        for _greeting, sock in greetings:
+            sock.close()
+    assert all(t.banner.startswith(b"220") for t in mine)
+    assert greetings[0][0].startswith(b"220")
+    assert greetings[1][0].startswith(b"421 4.3.2")
 
 
 def test_f016_handler_fault_answers_451_without_detail(services, tmp_path):
@@ -343,16 +420,64 @@ def test_f105_full_disk_answers_451_then_recovers(tmp_path):
     assert spool_rows(desk) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs code: smtp.IntakeHandler has no per-sender message rate (451 4.7.1)",
-)
-def test_f089_flood_from_one_sender_is_deferred(tmp_path):
+@contextmanager
+def _clocked_listener(desk, clock) -> Iterator[int]:
+    """The real listener, its time given by `clock` (a sliding window must not slide)."""
+    cfg = replace(desk.config, smtp=replace(desk.config.smtp, port=free_port()))
+    ctl = controller(IntakeHandler(spool(desk), cfg, clock), cfg)
+    ctl.start()
+    try:
+        yield cfg.smtp.port
+    finally:
+        ctl.stop()
+
+
+def _send(smtp: smtplib.SMTP, sender: str, n: int) -> tuple[int, bytes]:
+    """One transaction; the reply to MAIL FROM when it is refused, else the reply to DATA."""
+    smtp.ehlo_or_helo_if_needed()
+    code, reply = smtp.mail(sender)
+    if code != 250:
+        smtp.rset()
+        return code, reply
+    smtp.rcpt(QUEUE)
+    return smtp.data(message(message_id=f"<f{n}@robot.example>"))
+
+
+def test_f089_flood_from_one_sender_is_deferred(tmp_path, caplog):
     desk = sqlite_desk(tmp_path)
-    codes = []
-    with listener(desk) as cfg, smtplib.SMTP("127.0.0.1", cfg.smtp.port) as smtp:
-        for n in range(150):
-            smtp.mail("flood@robot.example")
-            smtp.rcpt(QUEUE)
-            codes.append(smtp.data(message(message_id=f"<f{n}@robot.example>"))[0])
-    assert 451 in codes
+    limit = desk.config.smtp.messages_per_sender_per_minute
+    now = [NOW]
+    with (
+        caplog.at_level(logging.INFO, logger="maildesk.smtp"),
+        _clocked_listener(desk, lambda: now[0]) as port,
+        smtplib.SMTP("127.0.0.1", port) as smtp,
+    ):
+        flood = [_send(smtp, "Flood@Robot.example", n) for n in range(150)]
+        other = _send(smtp, "alice@acme.ch", 1000)  # another sender is unaffected
+        variant = _send(smtp, "flood@robot.example", 1001)  # the same sender, other case
+        now[0] += timedelta(seconds=59)
+        still = _send(smtp, "flood@robot.example", 1002)
+        now[0] += timedelta(seconds=2)  # the first minute's messages left the window
+        later = [_send(smtp, "flood@robot.example", 2000 + n) for n in range(limit + 1)]
+    assert limit == 60
+    assert [code for code, _ in flood[:limit]] == [250] * limit
+    assert {(code, reply[:5]) for code, reply in flood[limit:]} == {(451, b"4.7.1")}
+    assert other[0] == 250
+    assert (variant[0], still[0]) == (451, 451)
+    assert [code for code, _ in later] == [250] * limit + [451]
+    assert spool_rows(desk) == 2 * limit + 1  # the deferred ones were never taken
+    deferrals = [r.getMessage() for r in caplog.records if "action=deferred" in r.getMessage()]
+    # 93 deferrals, two log lines: the first, and the next a window later with the count
+    assert len(deferrals) == 2
+    assert "sender=flood@robot.example" in deferrals[0]
+    assert "unlogged=91" in deferrals[1]
+
+
+def test_f089_zero_turns_the_sender_rate_off(tmp_path):
+    desk = sqlite_desk(tmp_path, smtp={"messages_per_sender_per_minute": 0})
+    with (
+        _clocked_listener(desk, lambda: NOW) as port,
+        smtplib.SMTP("127.0.0.1", port) as smtp,
+    ):
+        codes = [_send(smtp, "flood@robot.example", n)[0] for n in range(70)]
+    assert codes == [250] * 70

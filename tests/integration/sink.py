@@ -2,11 +2,14 @@
 
 It listens on 127.0.0.1 with aiosmtpd, answers `451` or `550` to DATA on demand, holds
 the `250` back (to open a crash window), and can be stopped and restarted on its port.
+Given a TLS context it offers STARTTLS (or, `implicit_tls`, speaks TLS from the first
+byte) and records whether each mail came over TLS; without one it offers no TLS at all.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ssl
 import threading
 from dataclasses import dataclass
 from email import policy
@@ -30,6 +33,7 @@ class Received:
     mail_from: str
     rcpt_tos: tuple[str, ...]
     raw: bytes
+    tls: bool = False  # the mail came over an encrypted connection
 
     @property
     def message(self) -> EmailMessage:
@@ -57,7 +61,8 @@ class _Handler:
         content = envelope.original_content or envelope.content
         raw = content if isinstance(content, bytes) else content.encode()
         mail_from = envelope.mail_from or ""
-        self.received.append(Received(mail_from, tuple(envelope.rcpt_tos), raw))
+        tls = server.transport is not None and bool(server.transport.get_extra_info("ssl_object"))
+        self.received.append(Received(mail_from, tuple(envelope.rcpt_tos), raw, tls))
         self.arrived.set()
         while self.hold:
             await asyncio.sleep(0.02)
@@ -67,11 +72,19 @@ class _Handler:
 class Sink:
     """Start with `start()` (or as a context manager); `received` lists what it accepted."""
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(
+        self,
+        port: int | None = None,
+        tls_context: ssl.SSLContext | None = None,
+        implicit_tls: bool = False,
+    ) -> None:
         self.host = "127.0.0.1"
         self.port = port or free_port()
         self._handler = _Handler()
         self._controller: Controller | None = None
+        self._tls: dict[str, ssl.SSLContext] = {}
+        if tls_context is not None:
+            self._tls = {"ssl_context" if implicit_tls else "tls_context": tls_context}
 
     def __enter__(self) -> Sink:
         return self.start()
@@ -87,7 +100,7 @@ class Sink:
         if self._controller is None:
             # A fresh controller each time: the port is the same, the received list is kept.
             self._controller = Controller(
-                self._handler, hostname=self.host, port=self.port, decode_data=False
+                self._handler, hostname=self.host, port=self.port, decode_data=False, **self._tls
             )
             self._controller.start()
         return self

@@ -184,7 +184,7 @@ BAD_IDS = [
 ]
 
 
-@pytest.mark.parametrize("bad", [b for b in BAD_IDS])
+@pytest.mark.parametrize("bad", list(BAD_IDS))
 def test_a_bad_message_id_of_ours_is_refused(bad):
     with pytest.raises(ValueError, match="Message-ID"):
         compose(rendered(), headers(message_id=bad), NOW)
@@ -211,7 +211,8 @@ def test_a_bad_message_id_we_answer_is_left_out_not_written(field, bad):
 def test_a_message_id_without_at_sign_is_not_threaded_on():
     raw = compose(rendered(), headers(in_reply_to="<xxxx>", references=("<xxxx>",)), NOW)
     mail = parse(raw)
-    assert mail["In-Reply-To"] is None and mail["References"] is None
+    assert mail["In-Reply-To"] is None
+    assert mail["References"] is None
 
 
 def test_an_empty_message_id_in_brackets_is_refused():

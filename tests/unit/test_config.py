@@ -21,6 +21,9 @@ url = "postgresql://maildesk@db.internal:5432/maildesk"
 host = "0.0.0.0"
 port = 2526
 max_message_bytes = 10485760
+max_connections = 50
+max_connections_per_client = 50
+messages_per_sender_per_minute = 0
 
 [outbound]
 host = "relay.internal"
@@ -28,6 +31,10 @@ port = 587
 from_address = "Support@Help.Example"
 from_name = "Service clients"
 pickup_dir = "/var/spool/maildesk"
+tls = "starttls"
+tls_verify = false
+username = "desk@help.example"
+password_file = "/etc/maildesk/relay-password"
 
 [[queues]]
 name = "support"
@@ -78,6 +85,11 @@ def test_embedded_defaults():
     assert loaded.processing.max_attempts == 3
     assert loaded.processing.new_tickets_per_sender_per_hour == 20
     assert loaded.staff.addresses == ()
+    smtp = loaded.smtp
+    assert (smtp.max_connections, smtp.max_connections_per_client) == (100, 20)
+    assert smtp.messages_per_sender_per_minute == 60
+    out = loaded.outbound
+    assert (out.tls, out.tls_verify, out.ca_file, out.username) == ("none", True, "", "")
 
 
 def test_full_file(tmp_path):
@@ -93,6 +105,11 @@ def test_full_file(tmp_path):
     assert loaded.outbound.from_address == "support@help.example"
     assert (loaded.outbound.host, loaded.outbound.port) == ("relay.internal", 587)
     assert loaded.outbound.from_name == "Service clients"
+    assert (loaded.smtp.max_connections, loaded.smtp.max_connections_per_client) == (50, 50)
+    assert loaded.smtp.messages_per_sender_per_minute == 0  # 0: no limit
+    assert (loaded.outbound.tls, loaded.outbound.tls_verify) == ("starttls", False)
+    assert loaded.outbound.username == "desk@help.example"
+    assert loaded.outbound.password_file == "/etc/maildesk/relay-password"
     assert loaded.queue_for_address("AIDE@help.example").name == "support"
     assert loaded.queue_for_address("consulting@help.example").key_prefix == "CON"
     assert loaded.queue_for_address("stranger@help.example") is None
@@ -187,6 +204,43 @@ WRONG = {
         "processing.new_tickets_per_sender_per_hour",
     ),
     "section-not-table": ("smtp = 3\n", "smtp"),
+    "zero-connections": ("[smtp]\nmax_connections = 0\n", "smtp.max_connections"),
+    "per-client-over-total": (
+        "[smtp]\nmax_connections = 10\nmax_connections_per_client = 11\n",
+        "smtp.max_connections_per_client",
+    ),
+    "negative-sender-rate": (
+        "[smtp]\nmessages_per_sender_per_minute = -1\n",
+        "smtp.messages_per_sender_per_minute",
+    ),
+    "unknown-outbound-tls": ("[outbound]\ntls = 'ssl'\n", "outbound.tls"),
+    "tls-verify-not-bool": (
+        "[outbound]\ntls = 'starttls'\ntls_verify = 'no'\n",
+        "outbound.tls_verify",
+    ),
+    "tls-verify-without-tls": ("[outbound]\ntls_verify = false\n", "outbound.tls_verify"),
+    "ca-file-without-tls": ("[outbound]\nca_file = '/etc/ssl/ca.pem'\n", "outbound.ca_file"),
+    "ca-file-missing": (
+        "[outbound]\ntls = 'tls'\nca_file = '/nonexistent/ca.pem'\n",
+        "outbound.ca_file",
+    ),
+    "password-without-username": (
+        "[outbound]\ntls = 'starttls'\npassword = 'x'\n",
+        "outbound.username",
+    ),
+    "username-without-password": (
+        "[outbound]\ntls = 'starttls'\nusername = 'desk'\n",
+        "outbound.password",
+    ),
+    "two-passwords": (
+        "[outbound]\ntls = 'starttls'\nusername = 'desk'\npassword = 'x'\n"
+        "password_file = '/etc/maildesk/relay-password'\n",
+        "outbound.password",
+    ),
+    "auth-in-clear-text": (
+        "[outbound]\nhost = 'relay.example.com'\nusername = 'desk'\npassword = 'x'\n",
+        "outbound.tls",
+    ),
 }
 
 
@@ -209,3 +263,26 @@ def test_from_mapping_does_not_change_its_input():
     snapshot = repr(data)
     config.from_mapping(data)
     assert repr(data) == snapshot
+
+
+def test_ca_file_and_auth_to_a_local_relay_without_tls(tmp_path):
+    ca = tmp_path / "ca.pem"
+    ca.write_text("-----BEGIN CERTIFICATE-----\n", encoding="utf-8")
+    loaded = config.from_mapping({"outbound": {"tls": "tls", "ca_file": str(ca)}})
+    assert loaded.outbound.ca_file == str(ca)
+    local = {"host": "127.0.0.1", "username": "desk", "password": "Local-Relay-Pw"}
+    assert config.from_mapping({"outbound": local}).outbound.username == "desk"
+
+
+def test_relay_password_is_not_in_the_repr_or_any_error():
+    password = "Relay-Pw-7f3a9c"
+    loaded = config.from_mapping(
+        {"outbound": {"tls": "starttls", "username": "desk", "password": password}}
+    )
+    assert loaded.outbound.password == password
+    assert password not in repr(loaded)
+    with pytest.raises(ConfigError) as raised:
+        config.from_mapping(
+            {"outbound": {"host": "relay.example.com", "username": "d", "password": password}}
+        )
+    assert password not in str(raised.value)
