@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import Engine, and_, or_, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, or_, select, update
 
 from maildesk import logs
 from maildesk.addresses import normalise_address
@@ -61,16 +61,20 @@ class Sender:
         """Send up to `batch` due notifications, claiming them one at a time.
 
         One at a time, so that a crash leaves only the row being sent waiting for its lease;
-        the connection to the relay stays open across the batch.
+        the connection to the relay stays open across the batch, and the next row is
+        claimed in the transaction that records the previous one as sent.
         """
         now = utc(now)
         done: list[Delivery] = []
         try:
-            while len(done) < batch:
-                rows = self._claim_rows(None, now)
-                if not rows:
+            rows = self._claim_rows(None, now)
+            while rows:
+                more = len(done) + 1 < batch
+                delivery, following = self._send(rows[0], now, claim_next=more)
+                done.append(delivery)
+                if not more:
                     break
-                done.append(self._send(rows[0], now))
+                rows = self._claim_rows(None, now) if following is None else following
         finally:
             self._hang_up()
         return done
@@ -81,27 +85,28 @@ class Sender:
         if not rows:
             return Delivery(outbox_id, "busy", "claimed elsewhere or not due")
         try:
-            return self._send(rows[0], now)
+            return self._send(rows[0], now)[0]
         finally:
             self._hang_up()
 
-    def _send(self, row, now: datetime) -> Delivery:
+    def _send(self, row, now: datetime, claim_next: bool = False) -> tuple[Delivery, list | None]:
+        """Send one claimed row; with `claim_next` and success, also claim the next rows
+        (an empty list: none is due; None: not looked for)."""
         if normalise_address(row.recipient) is None or normalise_address(row.mail_from) is None:
-            return self._give_up(row, now, f"invalid address: {row.recipient!r}")
+            return self._give_up(row, now, f"invalid address: {row.recipient!r}"), None
         try:
             self._transmit(row)  # outside any transaction, by construction
         except Permanent as exc:
-            return self._give_up(row, now, str(exc))
+            return self._give_up(row, now, str(exc)), None
         except RelayUnusable as exc:
-            return self._retry(row, now, str(exc), logging.ERROR)
+            return self._retry(row, now, str(exc), logging.ERROR), None
         except (OSError, smtplib.SMTPException) as exc:
-            return self._retry(row, now, f"{type(exc).__name__}: {exc}")
+            return self._retry(row, now, f"{type(exc).__name__}: {exc}"), None
         with self.engine.begin() as conn:
             conn.execute(
-                update(outbox)
-                .where(outbox.c.id == row.id)
-                .values(status="sent", sent_at=now, last_error=None)
+                _SENT, {"row": row.id, "status": "sent", "sent_at": now, "last_error": None}
             )
+            following = self._claim_in(conn, None, now) if claim_next else None
         logs.decision(
             log,
             ticket_id=row.ticket_id,
@@ -111,10 +116,16 @@ class Sender:
             template=row.template,
             attempt=row.attempts,
         )
-        return Delivery(row.id, "sent")
+        return Delivery(row.id, "sent"), following
 
     def _claim_rows(self, which, now: datetime, limit: int = 1) -> list:
-        """Mark due rows `sending` with a lease (committed) and return them, in id order.
+        """Mark due rows `sending` with a lease (committed) and return them, in id order."""
+        with self.engine.begin() as conn:
+            return self._claim_in(conn, which, now, limit)
+
+    @staticmethod
+    def _claim_in(conn: Connection, which, now: datetime, limit: int = 1) -> list:
+        """Claim due rows in `conn`'s transaction.
 
         The rows are first locked with FOR UPDATE SKIP LOCKED (PostgreSQL; SQLite
         serialises writers), then updated by id: an UPDATE ... WHERE id IN (SELECT ...
@@ -123,18 +134,15 @@ class Sender:
         pick = select(outbox.c.id).where(_due(now)).order_by(outbox.c.id).limit(limit)
         if which is not None:
             pick = pick.where(which)
-        with self.engine.begin() as conn:
-            ids = list(conn.execute(pick.with_for_update(skip_locked=True)).scalars())
-            if not ids:
-                return []
-            rows = conn.execute(
-                update(outbox)
-                .where(outbox.c.id.in_(ids))
-                .values(
-                    status="sending", attempts=outbox.c.attempts + 1, next_attempt_at=now + LEASE
-                )
-                .returning(*outbox.c)
-            ).all()
+        ids = list(conn.execute(pick.with_for_update(skip_locked=True)).scalars())
+        if not ids:
+            return []
+        rows = conn.execute(
+            update(outbox)
+            .where(outbox.c.id.in_(ids))
+            .values(status="sending", attempts=outbox.c.attempts + 1, next_attempt_at=now + LEASE)
+            .returning(*outbox.c)
+        ).all()
         return sorted(rows, key=lambda row: row.id)
 
     def _transmit(self, row) -> None:
@@ -287,6 +295,9 @@ def _password(cfg: OutboundConfig) -> str:
     if cfg.password_file:
         return Path(cfg.password_file).read_text(encoding="utf-8").strip()
     return cfg.password
+
+
+_SENT = update(outbox).where(outbox.c.id == bindparam("row"))
 
 
 def _due(now: datetime):
