@@ -13,8 +13,9 @@ this plugin watches every test of the session instead. It records:
 - every `*.log` file under the session's temporary directory, read at the end: the daemons
   of tests/integration/daemon.py and tests/cluster/fleet.py write their output there.
 
-The secrets are the passwords the tests give: each `password` of an `[[imap]]` table and
-each password in a `database.url` of every `*.toml` under the session's temporary directory
+The secrets are the passwords the tests give: each `password` of an `[[imap]]` table, the
+relay's `[outbound] password`, and each password in a `database.url` of every `*.toml`
+under the session's temporary directory
 (every daemon and CLI test writes its configuration there), the Dovecot password of
 tests/integration/dovecot.py, and whatever a test registers with the `secret_watch`
 fixture. A distinctive secret is searched for everywhere, as is (and in base64, the form
@@ -143,6 +144,9 @@ def _config_secrets(data: dict) -> set[str]:
     for account in imap if isinstance(imap, list) else ():
         if isinstance(account, dict) and isinstance(account.get("password"), str):
             found.add(account["password"])
+    outbound = data.get("outbound")
+    if isinstance(outbound, dict) and isinstance(outbound.get("password"), str):
+        found.add(outbound["password"])  # the relay's SMTP AUTH password
     database = data.get("database")
     url = database.get("url") if isinstance(database, dict) else None
     if isinstance(url, str):
