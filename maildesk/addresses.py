@@ -73,6 +73,9 @@ def addresses_in(msg: EmailMessage, header: str) -> list[tuple[str, str]]:
     header: a value it flags as defective is refused whole (CVE-2023-27043 shapes such as
     `a@x.org)<b@y.org>`), and an address must appear literally in the raw text, so
     comments, quoting and line breaks inside an address cannot smuggle another one in.
+    Raw 8-bit bytes (a Latin-1 or unencoded UTF-8 display name) are read as UTF-8 with
+    replacement characters first: they say nothing about the address, so they never cost
+    a customer their sender.
     """
     found: list[tuple[str, str]] = []
     for name, raw in msg.raw_items():
@@ -87,7 +90,7 @@ _FOLD = re.compile(r"\r?\n(?=[ \t])")
 def _parse_header_value(raw: str) -> list[tuple[str, str]]:
     from email.headerregistry import HeaderRegistry
 
-    unfolded = _FOLD.sub("", raw)
+    unfolded = text_of_raw_header(_FOLD.sub("", raw))
     if "\r" in unfolded or "\n" in unfolded:
         return []  # a bare line break inside one header value: never an address
     try:
@@ -104,6 +107,16 @@ def _parse_header_value(raw: str) -> list[tuple[str, str]]:
         if address is not None and address in literal:
             pairs.append((one_line(name or "", 200), address))
     return pairs
+
+
+def text_of_raw_header(value: str) -> str:
+    """A raw header value as text: the bytes the parser kept as surrogate escapes are read
+    as UTF-8 (RFC 6532), and those that are not UTF-8 (Latin-1, …) become U+FFFD."""
+    try:
+        data = value.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a surrogate no byte could have produced
+        data = value.encode("utf-8", "surrogatepass")
+    return data.decode("utf-8", "replace")
 
 
 def _angle_addresses(value: str) -> list[tuple[str, str]]:

@@ -7,17 +7,19 @@ bytes, so the same mail delivered twice is still recognised.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
+import unicodedata
 from dataclasses import dataclass
-from email import policy
+from email import errors, policy
 from email.header import decode_header, make_header
 from email.message import Message
 from email.parser import BytesParser
 
 import nh3
 
-from maildesk.addresses import addresses_in, one_line
+from maildesk.addresses import addresses_in, one_line, text_of_raw_header
 
 MSGID_RE = re.compile(r"<([^<>\s]{1,500})>")
 # Headers read by the screening and routing steps (lower-cased names).
@@ -45,16 +47,21 @@ KEPT_HEADERS = (
 
 @dataclass(frozen=True)
 class Attachment:
-    filename: str
-    content_type: str
+    """One attachment as staff see it. Nothing is ever written to disk under its name."""
+
+    filename: str  # display name: no path parts, no control or bidi characters, <= 255 bytes
+    content_type: str  # the type presented: the declared one unless the bytes contradict it
     size: int
+    declared_type: str = ""  # the part's Content-Type as the sender wrote it
+    sniffed_type: str = ""  # what the first bytes are, "" when not recognised
+    undecodable: bool = False  # its transfer encoding is broken: the bytes are not the file
 
 
 @dataclass(frozen=True)
 class Parsed:
     message_id: str  # always "<...>"
     message_id_synthesized: bool
-    sender: str  # guarded addr-spec, or "" when From is unusable
+    sender: str  # guarded addr-spec, or "" when From is unusable (see sender_problem)
     sender_name: str
     to: tuple[tuple[str, str], ...]
     cc: tuple[tuple[str, str], ...]
@@ -78,6 +85,7 @@ class Parsed:
     auth_results: tuple[str, ...] = ()  # Authentication-Results headers, topmost first
     quoted_message_ids: tuple[str, ...] = ()
     failed_recipients: tuple[str, ...] = ()
+    sender_problem: str = ""  # why `sender` is empty, in words for the trace
 
     @property
     def dedup_key(self) -> str:
@@ -98,9 +106,15 @@ MAX_DEPTH = 50
 MAX_HEADER_FIELDS = 1000
 MAX_HTML_CHARS = 2 * 1024 * 1024
 MAX_PARAMETERS = 100
+# The parameter parser copies the rest of the header once per `;`: its cost grows with
+# parameters × header length. ~25 ms of work, summed over the message; a 10,000-character
+# RFC 2231 file name (1,000 continuation sections) needs a sixth of it.
+MAX_PARAMETER_WORK = 500_000_000
 MAX_ATTACHMENTS = 200
 _ATTACHMENT_RE = re.compile(rb"(?im)^content-disposition:[ \t]*attachment")
 _CTYPE_LINE_RE = re.compile(rb"(?im)^content-(?:type|disposition):[^\r\n]*(?:\r?\n[ \t][^\r\n]*)*")
+# An RFC 2231 continuation section after the first (`filename*1*=`): part of one parameter.
+_CONTINUATION_RE = re.compile(rb";\s*[^;=\s*]+\*0*[1-9][0-9]*\*?\s*=")
 _PART_RE = re.compile(rb"(?im)^content-type:")
 _BOUNDARY_RE = re.compile(rb'(?i)boundary\s*=\s*"?([^";\r\n]{1,200})')
 _FIELD_RE = re.compile(rb"(?m)^[!-9;-~]+:")
@@ -119,10 +133,20 @@ def check_limits(raw: bytes) -> None:
         raise Unprocessable(f"mime_limits: more than {MAX_ATTACHMENTS} attachments")
     if len(set(_BOUNDARY_RE.findall(raw))) > MAX_DEPTH:
         raise Unprocessable(f"mime_limits: MIME nesting deeper than {MAX_DEPTH}")
-    for line in _CTYPE_LINE_RE.findall(raw):
-        # The stdlib's parameter parser is quadratic (gh-136063): 50,000 take a minute.
-        if line.count(b";") > MAX_PARAMETERS:
+    _check_parameters(_CTYPE_LINE_RE.findall(raw))
+
+
+def _check_parameters(lines: list[bytes]) -> None:
+    """The stdlib's parameter parser is quadratic (gh-136063): 50,000 take a minute. A long
+    file name split into RFC 2231 sections counts as one parameter, within the work budget."""
+    work = 0
+    for line in lines:
+        separators = line.count(b";")
+        if separators - len(_CONTINUATION_RE.findall(line)) > MAX_PARAMETERS:
             raise Unprocessable(f"mime_limits: more than {MAX_PARAMETERS} Content-Type parameters")
+        work += separators * len(line)
+        if work > MAX_PARAMETER_WORK:
+            raise Unprocessable("mime_limits: Content-Type parameters too long to parse")
 
 
 def parse(raw: bytes) -> Parsed:
@@ -133,15 +157,14 @@ def parse(raw: bytes) -> Parsed:
     present = {name.lower() for name in msg.keys()}  # noqa: SIM118 - Message has no __iter__ of names
     headers = {name: _header(msg, name) for name in KEPT_HEADERS if name in present}
     own_ids = _ids(_header(msg, "message-id"))
-    senders = addresses_in(msg, "from")
-    if "from" in present and not senders:
-        defects.append("unusable-from")
+    sender, sender_name, problem = _sender(msg, defects)
     text, html, attachments, from_html = _bodies(msg, defects)
     return Parsed(
         message_id=f"<{own_ids[0]}>" if own_ids else f"<{sha[:32]}@maildesk.invalid>",
         message_id_synthesized=not own_ids,
-        sender=senders[0][1] if senders else "",
-        sender_name=senders[0][0] if senders else "",
+        sender=sender,
+        sender_name=sender_name,
+        sender_problem=problem,
         to=tuple(addresses_in(msg, "to")),
         cc=tuple(addresses_in(msg, "cc")),
         reply_to=tuple(addresses_in(msg, "reply-to")),
@@ -164,6 +187,27 @@ def parse(raw: bytes) -> Parsed:
         quoted_message_ids=_quoted_ids(raw),
         failed_recipients=_failed_recipients(raw),
     )
+
+
+def _sender(msg: Message, defects: list[str]) -> tuple[str, str, str]:
+    """(address, display name, problem): exactly one From mailbox, or no sender at all.
+
+    Two From headers or `From: a@x, b@y` name several authors (RFC 5322 then requires a
+    Sender, DMARC refuses it outright): taking the first would let any of them write as
+    the other, so neither is the sender.
+    """
+    fields = msg.get_all("from") or []
+    senders = addresses_in(msg, "from")
+    if not fields:
+        return "", "", "no From header"
+    if len(fields) > 1 or len(senders) > 1:
+        defects.append("several-from")
+        return "", "", "several From mailboxes"
+    if not senders:
+        defects.append("unusable-from")
+        return "", "", "From is not one plain address"
+    name, address = senders[0]
+    return address, name, ""
 
 
 _QUOTED_ID_RE = re.compile(rb"(?im)^(?:message-id|in-reply-to|references):[ \t]*(<[^<>\s]{1,500}>)")
@@ -198,8 +242,9 @@ def attachment_payloads(raw: bytes) -> list[tuple[str, str, bytes]]:
     for part in _leaves(msg, []):  # type: ignore[arg-type]
         filename = part.get_filename()
         if filename or part.get_content_disposition() == "attachment":
-            name = one_line(_decode_raw(filename) if filename else "", 255) or "attachment"
-            found.append((name, part.get_content_type(), _payload_bytes(part, [])))
+            payload = _payload_bytes(part, [])
+            kind = presented_type(part.get_content_type(), sniff_type(payload))
+            found.append((display_filename(filename or "") or "attachment", kind, payload))
     return found
 
 
@@ -220,10 +265,35 @@ _FOLDING = re.compile(r"\r?\n[ \t]+")
 
 
 def _decode_raw(raw: str) -> str:
+    """RFC 2047 encoded words decoded; an unknown charset or bytes invalid in theirs are
+    read as UTF-8 with replacement characters rather than left as `=?x-bogus?q?hi?=`."""
     try:
-        return str(make_header(decode_header(raw)))
-    except Exception:  # noqa: BLE001 - undecodable: keep the literal text
+        chunks = decode_header(raw)
+    except Exception:  # noqa: BLE001 - not even splittable into words: keep the literal text
         return raw
+    if raw.isascii():
+        # An unknown charset (LookupError), bytes invalid in theirs (UnicodeDecodeError) or
+        # anything else the stdlib trips on: decoded word by word below. Never raised.
+        with contextlib.suppress(Exception):
+            return str(make_header(chunks))
+    # make_header reads the text between encoded words as ASCII: other characters (8-bit
+    # text already replaced by U+FFFD, a Latin-1 file name) need decoding word by word.
+    return "".join(_chunk_text(data, charset, raw.isascii()) for data, charset in chunks)
+
+
+def _chunk_text(data: bytes | str, charset: str | None, ascii_source: bool) -> str:
+    if isinstance(data, str):
+        return data
+    if charset is None:  # text between encoded words, escaped by decode_header
+        return data.decode("ascii", errors="replace") if ascii_source else _unescaped(data)
+    try:
+        return data.decode(charset, errors="replace")
+    except (LookupError, ValueError):  # no such charset, or not a text one ("base64")
+        return data.decode("utf-8", errors="replace")
+
+
+def _unescaped(data: bytes) -> str:
+    return text_of_raw_header(data.decode("raw-unicode-escape", errors="replace"))
 
 
 def _bodies(msg: Message, defects: list[str]) -> tuple[str, str | None, list[Attachment], bool]:
@@ -236,9 +306,7 @@ def _bodies(msg: Message, defects: list[str]) -> tuple[str, str | None, list[Att
         filename = part.get_filename()
         disposition = part.get_content_disposition()
         if filename or disposition == "attachment" or not ctype.startswith("text/"):
-            payload = _payload_bytes(part, defects)
-            name = one_line(_decode_raw(filename) if filename else "", 255) or "(unnamed)"
-            attachments.append(Attachment(name, ctype, len(payload)))
+            attachments.append(_attachment(part, filename, ctype, defects))
             continue
         content = _text_of(part, defects)
         (htmls if ctype == "text/html" else texts).append(content)
@@ -265,13 +333,133 @@ def _leaves(msg: Message, defects: list[str]):
         defects.append(f"broken-mime:{type(exc).__name__}")
 
 
+def _attachment(part: Message, filename: str | None, ctype: str, defects: list[str]) -> Attachment:
+    payload = _payload_bytes(part, defects)
+    name = display_filename(filename or "") or "(unnamed)"
+    broken = _undecodable(part)
+    if broken:
+        defects.append(f"undecodable-part:{name[:80]}")
+    sniffed = sniff_type(payload)
+    return Attachment(
+        filename=name,
+        content_type=presented_type(ctype, sniffed),
+        size=len(payload),
+        declared_type=ctype,
+        sniffed_type=sniffed,
+        undecodable=broken,
+    )
+
+
+# The stdlib decodes what it can of a broken base64 part and says so only in the part's
+# defects: invalid characters mean garbage was skipped, a bad length that nothing was
+# decoded at all. Missing padding alone loses nothing and is only recorded.
+_UNDECODABLE = (errors.InvalidBase64CharactersDefect, errors.InvalidBase64LengthDefect)
+
+
+def _undecodable(part: Message) -> bool:
+    return any(isinstance(d, _UNDECODABLE) for d in part.defects)
+
+
 def _payload_bytes(part: Message, defects: list[str]) -> bytes:
+    """The decoded bytes; the part's defects (found while decoding) join `defects`."""
     try:
         payload = part.get_payload(decode=True)
     except Exception:  # noqa: BLE001 - a payload the stdlib cannot decode is a defect
         defects.append("undecodable-payload")
         return b""
+    defects.extend(type(d).__name__ for d in part.defects)
     return payload if isinstance(payload, bytes) else b""
+
+
+MAX_FILENAME_BYTES = 255
+_PATH_SEPARATORS = re.compile(r"[/\\]")
+_BREAKS = re.compile(r"[\t\r\n\x0b\x0c\x85\u2028\u2029]")
+
+
+def display_filename(raw: str) -> str:
+    """An attachment name as staff may see it: the last path part only (RFC 6266 §4.3),
+    without control, format or bidi characters (with U+202E after `invoice`, the name
+    `invoice<U+202E>fdp.exe` reads `invoiceexe.pdf`), at most 255 bytes of UTF-8. It only
+    ever labels stored bytes: no file is written under it."""
+    text = text_of_raw_header(_decode_raw(raw) if "=?" in raw else raw)
+    text = _BREAKS.sub(" ", text)
+    text = "".join(c for c in text if unicodedata.category(c) not in ("Cc", "Cf"))
+    parts = [p for p in _PATH_SEPARATORS.split(text) if p.strip(" .")]
+    name = re.sub(r"\s+", " ", unicodedata.normalize("NFC", parts[-1] if parts else "")).strip()
+    return _cap_bytes(name, MAX_FILENAME_BYTES)
+
+
+def _cap_bytes(name: str, limit: int) -> str:
+    """`name` within `limit` bytes of UTF-8, cut between characters; a short extension is
+    kept, so a long name cannot hide what kind of file it is."""
+    if len(name.encode()) <= limit:
+        return name
+    stem, dot, ext = name.rpartition(".")
+    suffix = f".{ext}" if dot and stem and 0 < len(ext.encode()) <= 16 else ""
+    room = limit - len(suffix.encode())
+    head = name[: len(name) - len(suffix)].encode()[:room].decode("utf-8", "ignore")
+    return head.rstrip() + suffix
+
+
+# (first bytes, offset, type, family): what the content is, whatever the mail declared.
+_SIGNATURES: tuple[tuple[bytes, int, str, str], ...] = (
+    (b"\x89PNG\r\n\x1a\n", 0, "image/png", "image"),
+    (b"\xff\xd8\xff", 0, "image/jpeg", "image"),
+    (b"GIF87a", 0, "image/gif", "image"),
+    (b"GIF89a", 0, "image/gif", "image"),
+    (b"WEBP", 8, "image/webp", "image"),
+    (b"II*\x00", 0, "image/tiff", "image"),
+    (b"MM\x00*", 0, "image/tiff", "image"),
+    (b"%PDF-", 0, "application/pdf", "pdf"),
+    (b"PK\x03\x04", 0, "application/zip", "archive"),
+    (b"PK\x05\x06", 0, "application/zip", "archive"),
+    (b"\x1f\x8b", 0, "application/gzip", "archive"),
+    (b"7z\xbc\xaf\x27\x1c", 0, "application/x-7z-compressed", "archive"),
+    (b"Rar!\x1a\x07", 0, "application/vnd.rar", "archive"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", 0, "application/x-ole-storage", "document"),
+    (b"\x7fELF", 0, "application/x-executable", "executable"),
+    (b"\xfe\xed\xfa\xce", 0, "application/x-mach-binary", "executable"),
+    (b"\xfe\xed\xfa\xcf", 0, "application/x-mach-binary", "executable"),
+    (b"\xce\xfa\xed\xfe", 0, "application/x-mach-binary", "executable"),
+    (b"\xcf\xfa\xed\xfe", 0, "application/x-mach-binary", "executable"),
+)
+PE_TYPE = "application/vnd.microsoft.portable-executable"
+_FAMILY = {sniffed: family for _, _, sniffed, family in _SIGNATURES} | {PE_TYPE: "executable"}
+# Declared types a viewer renders or plays inline: the bytes must agree with them.
+_INLINE = ("image/", "text/", "audio/", "video/", "application/pdf")
+_GENERIC = ("", "application/octet-stream", "application/unknown", "binary/octet-stream")
+
+
+def sniff_type(payload: bytes) -> str:
+    """The type the first bytes show, or "" when they match no known signature."""
+    for magic, offset, kind, _ in _SIGNATURES:
+        if payload[offset : offset + len(magic)] == magic:
+            return kind
+    # "MZ" starts every DOS/Windows executable; its header always holds NUL bytes, which
+    # a text that happens to start with "MZ" never does.
+    if payload[:2] == b"MZ" and b"\x00" in payload[2:64]:
+        return PE_TYPE
+    return ""
+
+
+def presented_type(declared: str, sniffed: str) -> str:
+    """The type staff are shown: an executable always as one, a generic declaration as
+    what the bytes are, and an inline type (image, text, PDF, …) only when the bytes agree
+    with it. Other disagreements (a .docx is a ZIP) keep the declared type."""
+    declared = declared.lower()
+    if not sniffed or sniffed == declared:
+        return declared
+    if _FAMILY[sniffed] == "executable" or declared in _GENERIC:
+        return sniffed
+    if declared.startswith(_INLINE) and _family_of(declared) != _FAMILY[sniffed]:
+        return sniffed
+    return declared
+
+
+def _family_of(declared: str) -> str:
+    if declared.startswith("image/"):
+        return "image"
+    return "pdf" if declared == "application/pdf" else declared
 
 
 def _text_of(part: Message, defects: list[str]) -> str:

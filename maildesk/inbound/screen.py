@@ -67,7 +67,7 @@ def screen(
         (h.get("precedence", "").lower().strip() in ("bulk", "junk", "list"), BULK, "precedence"),
         ("list-id" in h or "list-unsubscribe" in h, BULK, "list-headers"),
         (bool(_AUTO_SUBJECT.match(parsed.subject)), AUTO_REPLY, "auto-reply-subject"),
-        (not parsed.sender, BOUNCE, "no-usable-sender"),
+        (not parsed.sender, BOUNCE, f"no-usable-sender: {parsed.sender_problem}"),
     )
     for matched, kind, reason in checks:
         if matched:

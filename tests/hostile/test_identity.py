@@ -144,18 +144,24 @@ def test_f051_cve_2023_27043_shape_is_never_mapped_to_alice(desk):
     assert (result.outcome, result.ticket) == ("ignored", None)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs code: parse.py takes the first of several From headers / addresses; "
-    "RFC 5322 allows one From mailbox here (DMARC single-From), it should be unusable",
-)
-@pytest.mark.parametrize("shape", ["two-headers", "two-addresses"])
-def test_f051_several_senders_are_not_a_sender(shape):
+@pytest.mark.parametrize("shape", ["two-headers", "two-addresses", "same-address-twice"])
+def test_f051_several_senders_are_not_a_sender(desk, shape):
     if shape == "two-headers":
         raw = message().replace(b"From: Alice", b"From: mallory@evil.example\nFrom: Alice")
-    else:
+    elif shape == "two-addresses":
         raw = message(sender="alice@acme.ch, mallory@evil.example")
-    assert parse(raw).sender == ""
+    else:
+        raw = message().replace(b"From: Alice", b"From: alice@acme.ch\nFrom: Alice")
+    parsed = parse(raw)
+    assert (parsed.sender, parsed.sender_name) == ("", "")
+    assert "several-from" in parsed.defects
+    result = ingest(desk, raw)
+    assert (result.outcome, result.ticket) == ("ignored", None)
+    assert "no-usable-sender: several From mailboxes" in (result.reason or "")
+
+
+def test_f051_one_from_mailbox_is_the_sender():
+    assert parse(message()).sender == "alice@acme.ch"
 
 
 def test_f052_display_name_spoof_shows_the_real_address(desk):

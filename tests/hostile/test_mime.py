@@ -9,10 +9,18 @@ import textwrap
 import pytest
 from sqlalchemy import select
 
-from maildesk.inbound.parse import parse
+from maildesk.inbound.parse import Unprocessable, check_limits, parse
 from maildesk.models import inbound, messages
 from tests.conftest import NOW
-from tests.hostile.support import BASIC, ingest, raw_mail, show, sqlite_desk, ticket_count
+from tests.hostile.support import (
+    BASIC,
+    SUBJECT,
+    ingest,
+    raw_mail,
+    show,
+    sqlite_desk,
+    ticket_count,
+)
 from tests.mail import message
 
 
@@ -88,19 +96,34 @@ def test_f025_truncated_message_keeps_the_text_it_has(desk):
     assert "le calcul" in show(desk, "SUP-1")["messages"][0]["text"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs code: parse._payload_bytes ignores the part's InvalidBase64 defects: "
-    "the part becomes a silent 0-byte attachment, not a flagged 'undecodable part'",
-)
-def test_f026_invalid_base64_is_flagged_not_silently_empty(desk):
-    body = (
-        "--B\r\nContent-Type: text/plain\r\n\r\ntext\r\n--B\r\nContent-Type: application/pdf\r\n"
-        "Content-Transfer-Encoding: base64\r\nContent-Disposition: attachment; filename=a.pdf"
-        "\r\n\r\n!!!!****\r\n--B--\r\n"
+def _base64_parts(*parts: tuple[str, str]) -> bytes:
+    body = "--B\r\nContent-Type: text/plain\r\n\r\ntext\r\n" + "".join(
+        f"--B\r\nContent-Type: application/pdf\r\nContent-Transfer-Encoding: base64\r\n"
+        f"Content-Disposition: attachment; filename={name}\r\n\r\n{data}\r\n"
+        for name, data in parts
     )
-    raw = raw_mail(f"{BASIC}\r\nContent-Type: multipart/mixed; boundary=B", body)
-    assert any("base64" in d.lower() or "undecodable" in d for d in parse(raw).defects)
+    return raw_mail(f"{BASIC}\r\nContent-Type: multipart/mixed; boundary=B", body + "--B--\r\n")
+
+
+def test_f026_invalid_base64_is_flagged_not_silently_empty(desk):
+    raw = _base64_parts(("a.pdf", "!!!!****"), ("b.pdf", "JVBERi0xLjQK"), ("c.pdf", "JVBERi0"))
+    parsed = parse(raw)
+    assert "undecodable-part:a.pdf" in parsed.defects
+    assert "InvalidBase64CharactersDefect" in parsed.defects
+    assert [(a.filename, a.undecodable) for a in parsed.attachments] == [
+        ("a.pdf", True),
+        ("b.pdf", False),
+        ("c.pdf", False),  # missing padding only: every byte decoded
+    ]
+    assert "InvalidBase64PaddingDefect" in parsed.defects
+    assert ingest(desk, raw).outcome == "created"
+    shown = show(desk, "SUP-1")["messages"][0]["attachments"]
+    assert [a["filename"] for a in shown] == ["a.pdf", "b.pdf", "c.pdf"]
+
+
+def test_f026_base64_of_impossible_length_is_undecodable():
+    [part] = parse(_base64_parts(("a.pdf", "JVBERi0xL"))).attachments
+    assert part.undecodable
 
 
 def test_f027_unknown_charset_falls_back_and_is_flagged(desk):
@@ -119,14 +142,25 @@ def test_f028_encoded_word_with_bogus_charset_does_not_crash(desk):
     assert "hi" in show(desk, "SUP-1")["subject"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs code: parse._header keeps an encoded word with an unknown charset "
-    "literally ('=?x-bogus?q?hi?=') instead of decoding it as 'hi'",
+@pytest.mark.parametrize(
+    ("word", "decoded"),
+    [
+        ("=?x-bogus?q?hi?=", "hi"),
+        ("=?x-bogus?q?caf=E9?=", "caf\ufffd"),  # unknown charset, bytes not UTF-8
+        ("=?x-bogus?b?Y2Fmw6k=?=", "café"),
+        ("=?utf-8?q?caf=E9?=", "caf\ufffd"),  # a known charset the bytes do not fit
+    ],
 )
-def test_f028_encoded_word_with_bogus_charset_decodes():
-    raw = raw_mail(BASIC.replace("Subject: ", "Subject: =?x-bogus?q?hi?= "))
-    assert parse(raw).subject.startswith("hi ")
+def test_f028_encoded_word_with_bogus_charset_decodes(word, decoded):
+    raw = raw_mail(BASIC.replace("Subject: ", f"Subject: {word} "))
+    assert parse(raw).subject == f"{decoded} {SUBJECT}"
+
+
+def test_f028_valid_encoded_words_decode_as_before():
+    subject = "Re: =?utf-8?q?caf=C3=A9?= =?iso-8859-1?q?_cr=E8me?= fin"
+    assert parse(raw_mail(BASIC.replace(f"Subject: {SUBJECT}", f"Subject: {subject}"))).subject == (
+        "Re: café crème fin"
+    )
 
 
 def test_f029_raw_latin1_subject_is_shown_with_replacements(desk):
@@ -137,16 +171,17 @@ def test_f029_raw_latin1_subject_is_shown_with_replacements(desk):
         assert conn.execute(select(inbound.c.raw)).scalar_one() == raw
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs code: addresses.addresses_in drops a From whose display name has raw "
-    "8-bit bytes, so the customer's mail is screened as 'no-usable-sender' and ignored",
-)
 def test_f029_raw_latin1_display_name_keeps_the_sender(desk):
     raw = BASIC.encode().replace(b"From: Alice", b"From: Andr\xe9") + b"\r\n\r\nbody\r\n"
+    assert (parse(raw).sender, parse(raw).sender_name) == ("alice@acme.ch", "Andr\ufffd")
     result = ingest(desk, raw)
     assert result.outcome == "created"
     assert show(desk, "SUP-1")["requester"] == "alice@acme.ch"
+
+
+def test_f029_raw_utf8_display_name_is_read_as_utf8():
+    raw = BASIC.encode().replace(b"From: Alice", "From: André".encode()) + b"\r\n\r\nbody\r\n"
+    assert (parse(raw).sender, parse(raw).sender_name) == ("alice@acme.ch", "André")
 
 
 def test_f030_nul_in_header_and_body_is_stored_on_every_database(services):
@@ -264,6 +299,20 @@ def test_f042_quadratic_content_type_parameters_hit_a_time_budget(tmp_path):
     except subprocess.TimeoutExpired:
         pytest.fail("no outcome within 15 s: no parse-time budget")
     assert done.stdout.strip().endswith("quarantined"), done.stderr[-2000:]
+
+
+def test_f042_rfc2231_sections_count_as_one_parameter_within_a_work_budget():
+    def disposition(sections: str) -> bytes:
+        head = f"{BASIC}\r\nContent-Type: multipart/mixed; boundary=B"
+        part = f"--B\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment{sections}"
+        return raw_mail(head, f"{part}\r\n\r\npdf\r\n--B--\r\n")
+
+    long_name = "".join(f";\r\n filename*{i}*=%C3%A9%C3%A9%C3%A9%C3%A9" for i in range(1000))
+    check_limits(disposition(long_name))  # a 4,000-character name: not refused
+    with pytest.raises(Unprocessable, match="too long to parse"):
+        check_limits(disposition("".join(f"; a*{i}=b" for i in range(1, 50_000))))
+    with pytest.raises(Unprocessable, match="more than 100"):
+        check_limits(disposition("".join(f"; a{i}*1=b; a{i}=c" for i in range(101))))
 
 
 def test_f043_nested_rfc822_and_tnef_are_kept_as_they_came(desk):

@@ -80,6 +80,9 @@ def test_normalise_accepts_and_lower_cases(text, expected):
         b'"alice smith"@good.example',
         b"ali\rce@good.example",
         b"ali\nce@good.example",
+        b"al\xe9ce@good.example",
+        b"Alice <al\xe9ce@good.example>",
+        "Alice <alicé@good.example>".encode(),
     ],
 )
 def test_addresses_in_refuses_hostile_from(value):
@@ -127,6 +130,9 @@ def test_addresses_in_refuses_raw_crlf(value):
             b'Bob <bob@acme.ch>, "x@y.ch"@evil.example, carol@acme.ch',
             [("Bob", "bob@acme.ch"), ("", "carol@acme.ch")],
         ),
+        # Raw 8-bit display names: UTF-8 is read as such, anything else is replaced.
+        (b"Andr\xe9 <Alice@Acme.ch>", [("Andr\ufffd", "alice@acme.ch")]),
+        ("André <alice@acme.ch>".encode(), [("André", "alice@acme.ch")]),
     ],
 )
 def test_addresses_in_accepts_normal_addresses(value, expected):
