@@ -91,11 +91,23 @@ def thread_step(draft: Draft, ctx: Context) -> Draft:
     )
 
 
+def parse_notes(draft: Draft) -> Draft:
+    """What the parser found odd goes into the trace; a part that could not be decoded is
+    also named in the outcome's reason, so staff see that an attachment is missing."""
+    defects = draft.parsed.defects
+    if not defects:
+        return draft
+    draft = draft.note("parse", "defects", ", ".join(defects)[:1000])
+    undecodable = tuple(d for d in defects if d.startswith("undecodable-part"))
+    return replace(draft, flags=(*draft.flags, *undecodable)) if undecodable else draft
+
+
 Step = Callable[[Draft, Context], Draft]
 STEPS: tuple[Step, ...] = (dedupe, screen_step, route_step, thread_step, decide_module.decide)
 
 
 def run(draft: Draft, ctx: Context) -> Draft:
+    draft = parse_notes(draft)
     for step in STEPS:
         draft = step(draft, ctx)
         if draft.outcome is not None:

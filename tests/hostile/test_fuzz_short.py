@@ -115,12 +115,6 @@ def test_fuzz_finding_a_message_id_without_at_sign_still_gets_an_acknowledgement
     assert problems == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs code: parse._header decodes a whole header with email.header.decode_header, "
-    "quadratic in its encoded words (75,000 folded `=?utf-8?q?a?=` in a Subject take seconds; "
-    "a 3 MB one took 62 s), although the Subject is cut to 998 characters afterwards",
-)
 def test_fuzz_finding_a_subject_of_many_encoded_words_is_processed_within_the_budget(
     fuzz: ModuleType, desk: Services
 ):

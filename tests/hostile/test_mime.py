@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from maildesk.inbound.parse import Unprocessable, check_limits, parse
 from maildesk.models import inbound, messages
+from maildesk.report import trace
 from tests.conftest import NOW
 from tests.hostile.support import (
     BASIC,
@@ -116,9 +117,13 @@ def test_f026_invalid_base64_is_flagged_not_silently_empty(desk):
         ("c.pdf", False),  # missing padding only: every byte decoded
     ]
     assert "InvalidBase64PaddingDefect" in parsed.defects
-    assert ingest(desk, raw).outcome == "created"
+    result = ingest(desk, raw)
+    assert result.outcome == "created"
+    assert "undecodable-part:a.pdf" in result.reason  # in the log line and the spool row
     shown = show(desk, "SUP-1")["messages"][0]["attachments"]
     assert [a["filename"] for a in shown] == ["a.pdf", "b.pdf", "c.pdf"]
+    steps = [(d["step"], d["action"]) for d in trace(desk.engine, parsed.message_id)]
+    assert ("parse", "defects") in steps
 
 
 def test_f026_base64_of_impossible_length_is_undecodable():
