@@ -75,27 +75,22 @@ def cpu_seconds(pids: Sequence[int]) -> float:
 
 
 def peak_rss_mb(pids: Sequence[int]) -> float:
-    """VmHWM summed over the server instances and their child processes."""
-    total = 0.0
-    for p in (p for pid in pids for p in _tree(pid)):
-        try:
-            with open(f"/proc/{p}/status") as fh:
-                for line in fh:
-                    if line.startswith("VmHWM:"):
-                        total += int(line.split()[1]) / 1024
-        except OSError:
-            continue
-    return total or float("nan")
+    """VmHWM (peak resident) summed over the server instances and their child processes."""
+    return _status_mb(pids, "VmHWM:")
 
 
 def rss_mb(pids: Sequence[int]) -> float:
     """VmRSS (resident now) summed over the server instances and their child processes."""
+    return _status_mb(pids, "VmRSS:")
+
+
+def _status_mb(pids: Sequence[int], field: str) -> float:
     total = 0.0
     for p in (p for pid in pids for p in _tree(pid)):
         try:
             with open(f"/proc/{p}/status") as fh:
                 for line in fh:
-                    if line.startswith("VmRSS:"):
+                    if line.startswith(field):
                         total += int(line.split()[1]) / 1024
         except OSError:
             continue
