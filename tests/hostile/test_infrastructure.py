@@ -60,7 +60,12 @@ def test_f090_large_backlog_is_taken_one_committed_message_at_a_time(tmp_path):
     with dovecot.client("desk2") as imap:
         for n in range(60):
             imap.append(
-                FOLDER, message(subject=f"Erreur export salaire {n}", message_id=f"<b{n}@a>")
+                FOLDER,
+                message(
+                    subject=f"Erreur export salaire {n}",
+                    message_id=f"<b{n}@a>",
+                    sender=f"Client {n} <c{n}@acme.ch>",  # one sender opens 20 tickets/hour
+                ),
             )
     box = _box(desk)
     try:
