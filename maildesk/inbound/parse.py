@@ -482,7 +482,7 @@ def _text_of(part: Message, defects: list[str]) -> str:
     charset = part.get_content_charset() or "utf-8"
     try:
         return payload.decode(charset, errors="replace")
-    except LookupError:
+    except (LookupError, ValueError):  # no such charset, not a text one, or a NUL in its name
         defects.append(f"unknown-charset:{one_line(charset, 40)}")
         return payload.decode("utf-8", errors="replace")
 

@@ -200,7 +200,7 @@ _MSGID_RE = re.compile(r"^<[^<>\s@]{1,250}@[^<>\s@]{1,250}>$")
 
 def _msgid(value: str) -> str:
     value = one_line(value, 510).strip()
-    if not _MSGID_RE.match(value):
+    if not value.isascii() or not _MSGID_RE.match(value):  # a header line is ASCII
         raise ValueError(f"not a Message-ID: {value!r}")
     return value
 

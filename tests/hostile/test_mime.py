@@ -360,3 +360,14 @@ def test_f044_archive_attachment_is_never_expanded(desk):
     assert ingest(desk, msg.as_bytes()).outcome == "created"
     [attachment] = show(desk, "SUP-1")["messages"][0]["attachments"]
     assert attachment["size"] == len(bomb)
+
+
+def test_a_charset_name_with_a_nul_byte_is_an_unknown_charset_not_a_crash(desk):
+    """Fuzzer finding: `charset="utf\\x00-8"` made the codec lookup raise ValueError."""
+    raw = raw_mail(
+        f'{BASIC}\r\nContent-Type: text/plain; charset="utf\x00-8"', "Bonjour, le calcul\r\n"
+    )
+    parsed = parse(raw)
+    assert "le calcul" in parsed.text_body
+    assert any(d.startswith("unknown-charset:") for d in parsed.defects)
+    assert ingest(desk, raw).outcome == "created"

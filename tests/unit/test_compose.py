@@ -180,6 +180,7 @@ BAD_IDS = [
     "x@acme.ch>",
     "<a@acme.ch>\r\nBcc: victim@evil.example",
     "<a\r\nBcc: victim@evil.example>",
+    "<caf\ufffd@acme.ch>",  # a header line is ASCII (fuzzer finding: the ack failed to render)
     "",
 ]
 
