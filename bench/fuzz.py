@@ -167,6 +167,7 @@ def duplicate_header(rng: random.Random, raw: bytes) -> bytes:
     lines = head.split(b"\n")
     i = rng.randrange(len(lines))
     copies = rng.choice((1, 2, 5, 50, 1200))
+    copies = min(copies, 1 + MAX_INPUT // (len(lines[i]) + 1))  # a 4 MB line x 1200 is 5 GB
     return b"\n".join(lines[:i] + [lines[i]] * copies + lines[i:]) + sep + body
 
 
