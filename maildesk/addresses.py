@@ -85,11 +85,14 @@ def addresses_in(msg: EmailMessage, header: str) -> list[tuple[str, str]]:
 
 
 _FOLD = re.compile(r"\r?\n(?=[ \t])")
+MAX_ADDRESS_HEADER = 16_384  # characters: a hundred recipients fit with room to spare
 
 
 def _parse_header_value(raw: str) -> list[tuple[str, str]]:
     from email.headerregistry import HeaderRegistry
 
+    if len(raw) > MAX_ADDRESS_HEADER:
+        return []  # the stdlib's address parser needs seconds and gigabytes for a megabyte
     unfolded = text_of_raw_header(_FOLD.sub("", raw))
     if "\r" in unfolded or "\n" in unfolded:
         return []  # a bare line break inside one header value: never an address

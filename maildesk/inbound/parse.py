@@ -11,7 +11,7 @@ import contextlib
 import hashlib
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from email import errors, policy
 from email.header import decode_header, make_header
 from email.message import Message
@@ -105,6 +105,7 @@ MAX_PARTS = 1000
 MAX_DEPTH = 50
 MAX_HEADER_FIELDS = 1000
 MAX_HTML_CHARS = 2 * 1024 * 1024
+MAX_HTML_TEXT_CHARS = 512 * 1024
 MAX_PARAMETERS = 100
 # The parameter parser copies the rest of the header once per `;`: its cost grows with
 # parameters × header length. ~25 ms of work, summed over the message; a 10,000-character
@@ -158,7 +159,21 @@ def _check_parameters(lines: list[bytes]) -> None:
 
 
 def parse(raw: bytes) -> Parsed:
+    """The message as the pipeline sees it; Unprocessable when it cannot be read at all.
+
+    The stdlib parser can raise on hostile input (a NUL in an RFC 2231 charset name of a
+    boundary: ValueError); that is a property of the bytes, so retrying cannot help: it
+    becomes Unprocessable and the mail is quarantined with the reason, raw bytes kept."""
     check_limits(raw)
+    try:
+        return _storable(_parse(raw))
+    except (ValueError, LookupError, TypeError, IndexError, RecursionError) as exc:
+        if isinstance(exc, Unprocessable):
+            raise
+        raise Unprocessable(f"unreadable: {type(exc).__name__}: {exc}"[:500]) from exc
+
+
+def _parse(raw: bytes) -> Parsed:
     sha = hashlib.sha256(raw).hexdigest()
     msg = _load(raw)
     defects: list[str] = [type(d).__name__ for d in msg.defects]
@@ -195,6 +210,34 @@ def parse(raw: bytes) -> Parsed:
         quoted_message_ids=_quoted_ids(raw),
         failed_recipients=_failed_recipients(raw),
     )
+
+
+def _storable(parsed: Parsed) -> Parsed:
+    """Every text valid Unicode: a lone surrogate (from surrogate-escaped 8-bit bytes, a
+    UTF-7 part, a `raw-unicode-escape` "charset") cannot be stored, so it becomes U+FFFD."""
+    return replace(
+        parsed,
+        subject=_valid(parsed.subject),
+        sender_name=_valid(parsed.sender_name),
+        to=_valid_names(parsed.to),
+        cc=_valid_names(parsed.cc),
+        reply_to=_valid_names(parsed.reply_to),
+        headers={k: _valid(v) for k, v in parsed.headers.items()},
+        text_body=_valid(parsed.text_body),
+        html_body=_valid(parsed.html_body) if parsed.html_body is not None else None,
+        html_source=_valid(parsed.html_source) if parsed.html_source is not None else None,
+        attachments=tuple(replace(a, filename=_valid(a.filename)) for a in parsed.attachments),
+    )
+
+
+def _valid_names(pairs: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+    return tuple((_valid(name), address) for name, address in pairs)
+
+
+def _valid(text: str) -> str:
+    if text.isascii():
+        return text
+    return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
 
 
 def _sender(msg: Message, defects: list[str]) -> tuple[str, str, str]:
@@ -335,7 +378,13 @@ def _bodies(msg: Message, defects: list[str]) -> tuple[str, str | None, list[Att
     text = "\n".join(texts).replace("\x00", "\ufffd").strip() if texts else ""
     from_html = not text and bool(html)
     if from_html:
-        text = html_text(html or "")
+        source = html or ""
+        if len(source) > MAX_HTML_TEXT_CHARS:
+            # Entity-dense HTML costs about a second a megabyte to turn into text: the
+            # text of an HTML-only mail is read from its first 512 KB (the HTML is kept).
+            source = source[:MAX_HTML_TEXT_CHARS]
+            defects.append("html-text-truncated")
+        text = html_text(source)
     return text, html, attachments, from_html
 
 
@@ -479,7 +528,11 @@ def _family_of(declared: str) -> str:
 
 def _text_of(part: Message, defects: list[str]) -> str:
     payload = _payload_bytes(part, defects)
-    charset = part.get_content_charset() or "utf-8"
+    try:
+        charset = part.get_content_charset() or "utf-8"
+    except (ValueError, LookupError):  # an RFC 2231 charset with a NUL, or unknown
+        defects.append("unreadable-charset")
+        charset = "utf-8"
     try:
         return payload.decode(charset, errors="replace")
     except (LookupError, ValueError):  # no such charset, not a text one, or a NUL in its name

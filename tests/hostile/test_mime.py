@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 from sqlalchemy import select
@@ -371,3 +372,52 @@ def test_a_charset_name_with_a_nul_byte_is_an_unknown_charset_not_a_crash(desk):
     assert "le calcul" in parsed.text_body
     assert any(d.startswith("unknown-charset:") for d in parsed.defects)
     assert ingest(desk, raw).outcome == "created"
+
+
+# Findings of the 30-minute fuzz run (bench/fuzz.py), each reduced to its cause.
+
+
+def test_a_nul_in_the_boundarys_rfc2231_charset_is_quarantined_as_unreadable(desk):
+    """The stdlib parser itself raises (ValueError): the bytes cannot be read, so the mail
+    is quarantined at once with the reason, never retried as an internal fault."""
+    ctype = "Content-Type: multipart/mixed; boundary*=\"utf\x00-8''B\""
+    raw = raw_mail(f"{BASIC}\r\n{ctype}", "--B\r\nContent-Type: text/plain\r\n\r\nx\r\n--B--\r\n")
+    result = ingest(desk, raw)
+    assert result.outcome == "quarantined"
+    assert "unreadable: ValueError" in result.reason
+    with desk.engine.connect() as conn:
+        assert conn.execute(select(inbound.c.raw)).scalar_one() == raw  # kept whole
+
+
+def test_a_nul_in_an_rfc2231_part_charset_falls_back_to_utf8(desk):
+    raw = raw_mail(
+        f"{BASIC}\r\nContent-Type: text/plain; charset*=\"utf\x00-8''\"", "le calcul\r\n"
+    )
+    parsed = parse(raw)
+    assert "le calcul" in parsed.text_body
+    assert "unreadable-charset" in parsed.defects
+    assert ingest(desk, raw).outcome == "created"
+
+
+def test_lone_surrogates_from_a_utf7_body_are_stored_as_replacement_characters(desk):
+    raw = raw_mail(f"{BASIC}\r\nContent-Type: text/plain; charset=utf-7", "le calcul +2GA-\r\n")
+    assert "\ufffd" in parse(raw).text_body
+    assert ingest(desk, raw).outcome == "created"  # a lone surrogate cannot be stored as is
+    assert "le calcul" in show(desk, "SUP-1")["messages"][0]["text"]
+
+
+def test_a_megabyte_from_header_is_no_sender_and_costs_no_seconds(desk):
+    words = " ".join(["=?utf-8?q?a?="] * 75_000)
+    raw = raw_mail(f"From: {words} <alice@acme.ch>\r\nTo: x@help.example\r\nSubject: {SUBJECT}")
+    started = time.perf_counter()
+    parsed = parse(raw)
+    assert time.perf_counter() - started < 1.0  # the address parser took 2 s and gigabytes
+    assert parsed.sender == ""
+
+
+def test_the_text_of_a_huge_html_only_mail_is_read_from_its_first_512_kb():
+    html = "<p>" + "&amp;" * 400_000 + "</p>"  # 2 MB of entities
+    raw = raw_mail(f"{BASIC}\r\nContent-Type: text/html; charset=utf-8", html)
+    parsed = parse(raw)
+    assert "html-text-truncated" in parsed.defects
+    assert parsed.text_body.startswith("&&&")
