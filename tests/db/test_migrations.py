@@ -42,7 +42,7 @@ def test_building_twice_keeps_schema_data_counters_and_secret(config, services):
         assert again.ids.ticket_key(ours) == "SUP-1"
         with again.engine.connect() as conn:
             assert conn.execute(select(settings.c.name)).scalars().all() == ["message_id_secret"]
-            counters = dict(conn.execute(select(queue_counters)).tuples().all())
+            counters = {row[0]: row[1] for row in conn.execute(select(queue_counters))}
         assert counters == {"support": 1, "consulting": 0}
         assert report.show_ticket(again.engine, "SUP-1") is not None
         next_id = store(again.engine, message(message_id="<b@acme.ch>"), source="ingest", now=NOW)
