@@ -59,16 +59,18 @@ class _Gated(sqlite3.Connection):
     """
 
     lock_path = ""
+    _lock_fd: int | None = None
+    _held = False
 
     def enter(self) -> None:
-        if getattr(self, "_lock_fd", None) is None:
+        if self._lock_fd is None:
             self._lock_fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        if not getattr(self, "_held", False):
+        if not self._held:
             fcntl.flock(self._lock_fd, fcntl.LOCK_EX)  # blocks without the GIL
             self._held = True
 
     def _leave(self) -> None:
-        if getattr(self, "_held", False):
+        if self._held:
             self._held = False
             fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
 
@@ -89,7 +91,7 @@ class _Gated(sqlite3.Connection):
             super().close()
         finally:
             self._leave()
-            fd, self._lock_fd = getattr(self, "_lock_fd", None), None
+            fd, self._lock_fd = self._lock_fd, None
             if fd is not None:
                 os.close(fd)
 

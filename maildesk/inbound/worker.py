@@ -12,7 +12,7 @@ import traceback
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, Engine, bindparam, or_, select, update
+from sqlalchemy import Connection, Engine, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
 from maildesk import logs
@@ -31,16 +31,21 @@ from maildesk.outbound.notify import Notifier
 log = logging.getLogger("maildesk.worker")
 LEASE = timedelta(seconds=60)  # a claimed row is retried after this if its worker died
 _ROW = select(inbound).where(inbound.c.id == bindparam("row"))
-_NEXT_DUE = (
-    select(inbound.c.id)
-    .where(
-        inbound.c.status == "received",
-        or_(inbound.c.next_attempt_at.is_(None), inbound.c.next_attempt_at <= bindparam("now")),
-    )
-    .order_by(inbound.c.id)
-    .limit(1)
-    .with_for_update(skip_locked=True)
-)
+
+
+def _pick(inbound_id: int | None = None, *, force: bool = False):
+    """The next received row due at `:now` (or row `inbound_id`; with `force`, due or not),
+    locked with FOR UPDATE SKIP LOCKED on PostgreSQL."""
+    pick = select(inbound.c.id).where(inbound.c.status == "received")
+    if inbound_id is not None:
+        pick = pick.where(inbound.c.id == inbound_id)
+    if not force:
+        due = inbound.c.next_attempt_at.is_(None) | (inbound.c.next_attempt_at <= bindparam("now"))
+        pick = pick.where(due)
+    return pick.order_by(inbound.c.id).limit(1).with_for_update(skip_locked=True)
+
+
+_NEXT_DUE = _pick()
 _COUNT_ATTEMPT = (
     update(inbound)
     .where(inbound.c.id == bindparam("row"))
@@ -146,13 +151,7 @@ class Worker:
         never wait on each other's rows (SQLite serialises writers anyway); then it is
         updated by id, since an UPDATE ... IN (SELECT ... LIMIT 1) may take more rows.
         """
-        due = or_(inbound.c.next_attempt_at.is_(None), inbound.c.next_attempt_at <= now)
-        pick = select(inbound.c.id).where(inbound.c.status == "received")
-        if inbound_id is not None:
-            pick = pick.where(inbound.c.id == inbound_id)
-        if not force:
-            pick = pick.where(due)
-        pick = pick.order_by(inbound.c.id).limit(1).with_for_update(skip_locked=True)
+        pick = _NEXT_DUE if inbound_id is None and not force else _pick(inbound_id, force=force)
         with self.engine.begin() as conn:
             return _take(conn, pick, now)
 
