@@ -19,7 +19,7 @@ from pathlib import Path
 from sqlalchemy import Engine, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from maildesk import db, logs
+from maildesk import db, logs, memory
 from maildesk.business_hours import BusinessCalendar
 from maildesk.clock import system_now
 from maildesk.cluster import Membership, run_beats
@@ -127,6 +127,7 @@ def _insert_once(engine: Engine, table, values: dict) -> None:
 
 
 def run(config: Config, clock: Callable[[], datetime] = system_clock) -> int:
+    memory.limit_arenas()  # before any thread exists; the forked workers inherit it
     services = build(config)
     context = multiprocessing.get_context("fork")
     stop = threading.Event()
@@ -162,6 +163,7 @@ def run(config: Config, clock: Callable[[], datetime] = system_clock) -> int:
     member.join()
     member.beat()
     beats = run_beats(member, stop)
+    memory.start_trimming(stop)
     mailboxes = start_all(config.imap, services, clock, stop, member.holds)
     logs.decision(
         log,
@@ -236,6 +238,7 @@ def _worker_process(
         wake.set()
 
     threading.Thread(target=watch_parent, daemon=True).start()
+    memory.start_trimming(stop)
     try:
         loop(services.worker.process_due, clock, wake, stop, config.processing.poll_seconds, sent)
     finally:

@@ -30,7 +30,10 @@ def connect(url: str, *, durable: bool = True) -> Engine:
             args["factory"] = _gated(f"{database}-writer.lock")
         engine = create_engine(url, connect_args=args)
         sync = "FULL" if durable else "NORMAL"
-        event.listen(engine, "connect", lambda conn, rec: _sqlite_pragmas(conn, rec, sync))
+        # The durable engine only appends to the spool: a small page cache is all it needs,
+        # and a long-running intake process then stays at the size it reached after start.
+        cache = INTAKE_CACHE_KIB if durable else 0
+        event.listen(engine, "connect", lambda conn, rec: _sqlite_pragmas(conn, rec, sync, cache))
         # A writing transaction starts with BEGIN IMMEDIATE so two writers never deadlock on
         # a lock upgrade ("database is locked"); a connection opened with `reading()` starts
         # a plain read transaction, which in WAL mode never waits for a writer.
@@ -110,13 +113,18 @@ def reading(engine: Engine) -> Iterator[Connection]:
         yield conn.execution_options(**{READ_ONLY: True})
 
 
-def _sqlite_pragmas(dbapi_conn, _record, synchronous: str = "FULL") -> None:
+INTAKE_CACHE_KIB = 512
+
+
+def _sqlite_pragmas(dbapi_conn, _record, synchronous: str = "FULL", cache_kib: int = 0) -> None:
     dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (see connect)
     cursor = dbapi_conn.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute(f"PRAGMA synchronous={synchronous}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
+    if cache_kib:
+        cursor.execute(f"PRAGMA cache_size=-{int(cache_kib)}")  # negative: KiB, not pages
     cursor.close()
 
 

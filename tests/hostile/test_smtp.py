@@ -16,6 +16,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import create_engine, event, select, text
 
+from maildesk import db
 from maildesk.app import system_clock
 from maildesk.inbound.smtp import IntakeHandler, controller
 from maildesk.models import inbound
@@ -388,6 +389,14 @@ def test_f104_sqlite_commits_with_synchronous_full(tmp_path):
     with spool(desk).connect() as conn:
         assert conn.execute(text("PRAGMA synchronous")).scalar() == 2  # FULL
         assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+
+
+def test_intake_connections_keep_a_small_page_cache(tmp_path):
+    desk = sqlite_desk(tmp_path)
+    with spool(desk).connect() as conn:  # appends only: bounded memory in a long run
+        assert conn.execute(text("PRAGMA cache_size")).scalar() == -db.INTAKE_CACHE_KIB
+    with desk.engine.connect() as conn:  # processing reads: SQLite's default
+        assert conn.execute(text("PRAGMA cache_size")).scalar() == -2000
 
 
 def test_f105_full_disk_answers_451_then_recovers(tmp_path):
