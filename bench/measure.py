@@ -43,6 +43,8 @@ class PassResult:
     rss_at_tenth_mb: float = float("nan")
     rss_at_half_mb: float = float("nan")
     rss_at_end_mb: float = float("nan")
+    # The same three samples per process ("main", "worker"): which one grows, if any.
+    rss_by_process: tuple[tuple[str, float, float, float], ...] = ()
 
 
 def _tree(pid: int) -> list[int]:
@@ -79,30 +81,39 @@ def peak_rss_mb(pids: Sequence[int]) -> float:
     return _status_mb(pids, "VmHWM:")
 
 
-def rss_mb(pids: Sequence[int]) -> float:
-    """VmRSS (resident now) summed over the server instances and their child processes."""
-    return _status_mb(pids, "VmRSS:")
-
-
 def _status_mb(pids: Sequence[int], field: str) -> float:
-    total = 0.0
-    for p in (p for pid in pids for p in _tree(pid)):
-        try:
-            with open(f"/proc/{p}/status") as fh:
-                for line in fh:
-                    if line.startswith(field):
-                        total += int(line.split()[1]) / 1024
-        except OSError:
-            continue
+    total = sum(_field_mb(p, field) for pid in pids for p in _tree(pid))
     return total or float("nan")
 
 
+def _field_mb(pid: int, field: str) -> float:
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            for line in fh:
+                if line.startswith(field):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def rss_by_process(pids: Sequence[int]) -> dict[str, float]:
+    """VmRSS of each server process: `main` (or `main2`… per instance) and its `worker`s."""
+    found: dict[str, float] = {}
+    for i, pid in enumerate(pids):
+        suffix = str(i + 1) if len(pids) > 1 else ""
+        for j, p in enumerate(_tree(pid)):
+            name = f"main{suffix}" if j == 0 else f"worker{suffix}" + (f".{j}" if j > 1 else "")
+            found[name] = _field_mb(p, "VmRSS:")
+    return found
+
+
 class MemoryWatch:
-    """Samples the servers' resident memory every half second, with the pass's progress."""
+    """Samples each server process's resident memory every half second, with the progress."""
 
     def __init__(self, pids: Sequence[int], progress, total: int) -> None:
         self.pids, self.progress, self.total = pids, progress, total
-        self.samples: list[tuple[int, float]] = []
+        self.samples: list[tuple[int, dict[str, float]]] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -113,19 +124,26 @@ class MemoryWatch:
     def __exit__(self, *_exc: object) -> None:
         self._stop.set()
         self._thread.join()
-        self.samples.append((self.progress(), rss_mb(self.pids)))
+        self._sample()
 
     def _run(self) -> None:
         while not self._stop.wait(0.5):
-            self.samples.append((self.progress(), rss_mb(self.pids)))
+            self._sample()
 
-    def at_share(self, share: float) -> float:
-        """The first sample taken once `share` of the corpus was accepted."""
+    def _sample(self) -> None:
+        self.samples.append((self.progress(), rss_by_process(self.pids)))
+
+    def at_share(self, share: float) -> dict[str, float]:
+        """Per process, the first sample taken once `share` of the corpus was accepted."""
         wanted = self.total * share
-        return next((mb for done, mb in self.samples if done >= wanted), float("nan"))
+        return next((mb for done, mb in self.samples if done >= wanted), {})
 
-    def at_end(self) -> float:
-        return self.samples[-1][1] if self.samples else float("nan")
+    def at_end(self) -> dict[str, float]:
+        return self.samples[-1][1] if self.samples else {}
+
+
+def _total(by_process: dict[str, float]) -> float:
+    return sum(by_process.values()) if by_process else float("nan")
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -197,11 +215,16 @@ def run_pass(
         time.sleep(0.5)  # let a stray extra mail arrive, so it is counted
     cpu = cpu_seconds(pids) - cpu_before
     result = _result(mails, accepted, sink, wanted, start, intake_end, cpu, pids, complete)
+    tenth, half, end = memory.at_share(0.1), memory.at_share(0.5), memory.at_end()
     return replace(
         result,
-        rss_at_tenth_mb=memory.at_share(0.1),
-        rss_at_half_mb=memory.at_share(0.5),
-        rss_at_end_mb=memory.at_end(),
+        rss_at_tenth_mb=_total(tenth),
+        rss_at_half_mb=_total(half),
+        rss_at_end_mb=_total(end),
+        rss_by_process=tuple(
+            (name, tenth.get(name, math.nan), half.get(name, math.nan), mb)
+            for name, mb in end.items()
+        ),
     )
 
 

@@ -167,6 +167,9 @@ def report(name: str, r: PassResult) -> None:
         f"{r.rss_at_half_mb:.0f}/{r.rss_at_end_mb:.0f})  acks {r.acks_matched}/{r.acks_expected}"
         f"  extra mails {r.extra_mails}{ok}"
     )
+    if r.rss_by_process:
+        each = ", ".join(f"{n} {a:.0f}/{b:.0f}/{c:.0f}" for n, a, b, c in r.rss_by_process)
+        print(f"{'':<18} RSS at 10%/50%/end by process: {each} MB")
 
 
 def ratios(md: PassResult, fl: PassResult) -> None:
