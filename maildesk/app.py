@@ -75,13 +75,16 @@ def load_templates(config: Config) -> TemplateSet:
     return TemplateSet.load(directory, default=config.templates.default_language)
 
 
-def build(config: Config, *, migrate: bool = True) -> Services:
-    """Connect, migrate, make sure every queue has a counter, load secret and templates."""
+def build(config: Config, *, migrate: bool = True, processes_mail: bool = True) -> Services:
+    """Connect, migrate, make sure every queue has a counter, load secret and templates.
+
+    `processes_mail=False`: this process only takes mail in, sends and ticks (forked
+    workers process the spool), so its connections keep small page caches."""
     templates = load_templates(config)
     intake = db.connect(config.database.url)
     if migrate:
         db.migrate(intake)
-    engine = db.connect(config.database.url, durable=False)
+    engine = db.connect(config.database.url, durable=False, small_cache=not processes_mail)
     ensure_queues(engine, config)
     ids = MessageIds(config.outbound.message_id_secret or instance_secret(engine))
     notifier = Notifier(config, templates, ids)
@@ -128,7 +131,7 @@ def _insert_once(engine: Engine, table, values: dict) -> None:
 
 def run(config: Config, clock: Callable[[], datetime] = system_clock) -> int:
     memory.limit_arenas()  # before any thread exists; the forked workers inherit it
-    services = build(config)
+    services = build(config, processes_mail=config.processing.workers == 0)
     context = multiprocessing.get_context("fork")
     stop = threading.Event()
     quit_children = Closing()  # closed by this process when it stops (or by its death)

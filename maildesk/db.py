@@ -22,7 +22,10 @@ from sqlalchemy.engine import make_url
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
-def connect(url: str, *, durable: bool = True) -> Engine:
+def connect(url: str, *, durable: bool = True, small_cache: bool | None = None) -> Engine:
+    """`durable`: every commit on disk (the spool). `small_cache` (default: when durable):
+    a 512 KiB SQLite page cache, for connections that mostly append or read each row once;
+    a long-running process then stays at the size it reached soon after start."""
     if url.startswith("sqlite"):
         args: dict = {"timeout": 30, "check_same_thread": False}
         database = make_url(url).database
@@ -30,9 +33,7 @@ def connect(url: str, *, durable: bool = True) -> Engine:
             args["factory"] = _gated(f"{database}-writer.lock")
         engine = create_engine(url, connect_args=args)
         sync = "FULL" if durable else "NORMAL"
-        # The durable engine only appends to the spool: a small page cache is all it needs,
-        # and a long-running intake process then stays at the size it reached after start.
-        cache = INTAKE_CACHE_KIB if durable else 0
+        cache = SMALL_CACHE_KIB if (durable if small_cache is None else small_cache) else 0
         event.listen(engine, "connect", lambda conn, rec: _sqlite_pragmas(conn, rec, sync, cache))
         # A writing transaction starts with BEGIN IMMEDIATE so two writers never deadlock on
         # a lock upgrade ("database is locked"); a connection opened with `reading()` starts
@@ -113,7 +114,7 @@ def reading(engine: Engine) -> Iterator[Connection]:
         yield conn.execution_options(**{READ_ONLY: True})
 
 
-INTAKE_CACHE_KIB = 512
+SMALL_CACHE_KIB = 512
 
 
 def _sqlite_pragmas(dbapi_conn, _record, synchronous: str = "FULL", cache_kib: int = 0) -> None:

@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import create_engine, event, select, text
 
 from maildesk import db
-from maildesk.app import system_clock
+from maildesk.app import build, system_clock
 from maildesk.inbound.smtp import IntakeHandler, controller
 from maildesk.models import inbound
 from tests.conftest import NOW, free_port
@@ -394,9 +394,16 @@ def test_f104_sqlite_commits_with_synchronous_full(tmp_path):
 def test_intake_connections_keep_a_small_page_cache(tmp_path):
     desk = sqlite_desk(tmp_path)
     with spool(desk).connect() as conn:  # appends only: bounded memory in a long run
-        assert conn.execute(text("PRAGMA cache_size")).scalar() == -db.INTAKE_CACHE_KIB
+        assert conn.execute(text("PRAGMA cache_size")).scalar() == -db.SMALL_CACHE_KIB
     with desk.engine.connect() as conn:  # processing reads: SQLite's default
         assert conn.execute(text("PRAGMA cache_size")).scalar() == -2000
+    desk.dispose()
+    intake_only = build(desk.config, processes_mail=False)  # the daemon's main process
+    try:
+        with intake_only.engine.connect() as conn:  # sender, tick: each row read once
+            assert conn.execute(text("PRAGMA cache_size")).scalar() == -db.SMALL_CACHE_KIB
+    finally:
+        intake_only.dispose()
 
 
 def test_f105_full_disk_answers_451_then_recovers(tmp_path):
