@@ -22,10 +22,11 @@ from sqlalchemy.engine import make_url
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
-def connect(url: str, *, durable: bool = True, small_cache: bool | None = None) -> Engine:
-    """`durable`: every commit on disk (the spool). `small_cache` (default: when durable):
-    a 512 KiB SQLite page cache, for connections that mostly append or read each row once;
-    a long-running process then stays at the size it reached soon after start."""
+def connect(url: str, *, durable: bool = True, small_cache: bool = False) -> Engine:
+    """`durable`: every commit on disk (the spool). A durable engine, or one asked for a
+    `small_cache`, keeps a 512 KiB SQLite page cache: its connections mostly append or read
+    each row once, and a long-running process then stays at the size it reached soon after
+    start."""
     if url.startswith("sqlite"):
         args: dict = {"timeout": 30, "check_same_thread": False}
         database = make_url(url).database
@@ -33,7 +34,7 @@ def connect(url: str, *, durable: bool = True, small_cache: bool | None = None) 
             args["factory"] = _gated(f"{database}-writer.lock")
         engine = create_engine(url, connect_args=args)
         sync = "FULL" if durable else "NORMAL"
-        cache = SMALL_CACHE_KIB if (durable if small_cache is None else small_cache) else 0
+        cache = SMALL_CACHE_KIB if durable or small_cache else 0
         event.listen(engine, "connect", lambda conn, rec: _sqlite_pragmas(conn, rec, sync, cache))
         # A writing transaction starts with BEGIN IMMEDIATE so two writers never deadlock on
         # a lock upgrade ("database is locked"); a connection opened with `reading()` starts

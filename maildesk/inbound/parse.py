@@ -167,9 +167,9 @@ def parse(raw: bytes) -> Parsed:
     check_limits(raw)
     try:
         return _storable(_parse(raw))
+    except Unprocessable:
+        raise
     except (ValueError, LookupError, TypeError, IndexError, RecursionError) as exc:
-        if isinstance(exc, Unprocessable):
-            raise
         raise Unprocessable(f"unreadable: {type(exc).__name__}: {exc}"[:500]) from exc
 
 

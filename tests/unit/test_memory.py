@@ -23,9 +23,7 @@ _FRAGMENT_THEN_TRIM = textwrap.dedent(
             return next(int(l.split()[1]) for l in fh if l.startswith("RssAnon:"))
 
     blocks = [bytes(64 * 1024) for _ in range(1200)]  # 75 MB below the mmap threshold
-    del blocks[::2]  # every other block freed: holes the heap top cannot shrink past
-    keep = blocks[-1]
-    del blocks[:-1]
+    del blocks[:-1]  # all freed but the topmost block, which the heap cannot shrink past
     freed = anon_kb()
     released = memory.trim() if sys.argv[1] == "trim" else False
     print(freed, anon_kb(), released)
