@@ -184,7 +184,7 @@ outbox = Table(
     Column("message_id", Text, nullable=False, unique=True),
     Column("automatic", Boolean, nullable=False),
     Column("raw", LargeBinary, nullable=False),
-    Column("status", String(10), nullable=False, index=True),  # pending|sending|sent|failed|dead
+    Column("status", String(10), nullable=False),  # pending|sending|sent|failed|dead
     Column("attempts", Integer, nullable=False, default=0),
     Column("next_attempt_at", DateTime(timezone=True), nullable=False),
     Column("last_error", Text, nullable=True),
@@ -195,6 +195,9 @@ outbox = Table(
     UniqueConstraint("cause", "recipient", "template", name="uq_outbox_cause_recipient_template"),
 )
 Index("ix_outbox_recipient_created", outbox.c.recipient, outbox.c.created_at)
+# The sender claims the next due row of each claimable status from its own range of this
+# index, already in order: a claim costs the same with ten rows waiting or a hundred thousand.
+Index("ix_outbox_status_due", outbox.c.status, outbox.c.next_attempt_at, outbox.c.id)
 
 # What maildesk read from a request (filled by the quality assessment) and how it talks to
 # the customer; kept on the ticket so every later mail uses the same language.

@@ -18,7 +18,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from maildesk import report
 from maildesk.app import Services, build
@@ -385,6 +385,100 @@ def test_temporary_refusals_past_max_attempts_make_the_row_dead(make_desk, sink)
     sink.answer(250)
     assert desk.sender.flush(NOW + timedelta(days=2)) == []
     assert (sink.refused, sink.received) == (9, [])
+
+
+# --- the order of sending, and what a claim costs ---------------------------------------
+
+
+def _queue_row(desk: Services, name: str, status: str, due: datetime) -> None:
+    """An outbox row as the notifier or an earlier attempt left it."""
+    raw = message(subject=name, to=f"{name}@acme.ch", message_id=f"<{name}@help.example>")
+    with desk.engine.begin() as conn:
+        conn.execute(
+            outbox.insert().values(
+                cause=f"test:{name}",
+                template="ack",
+                language="en",
+                mail_from=QUEUE,
+                recipient=f"{name}@acme.ch",
+                subject=name,
+                message_id=f"<{name}@help.example>",
+                automatic=True,
+                raw=raw,
+                status=status,
+                attempts=0 if status == "pending" else 1,
+                next_attempt_at=due,
+                created_at=NOW - timedelta(hours=2),
+            )
+        )
+
+
+def test_due_rows_of_every_status_are_sent_earliest_due_first(desk, sink):
+    _queue_row(desk, "fresh", "pending", NOW - timedelta(minutes=1))
+    _queue_row(desk, "retry-due", "failed", NOW - timedelta(hours=1))
+    _queue_row(desk, "retry-later", "failed", NOW + timedelta(minutes=5))
+    _queue_row(desk, "lease-expired", "sending", NOW - timedelta(minutes=30))
+    _queue_row(desk, "lease-held", "sending", NOW + timedelta(seconds=30))
+    _queue_row(desk, "done", "sent", NOW - timedelta(hours=2))
+    _queue_row(desk, "given-up", "dead", NOW - timedelta(hours=2))
+    _queue_row(desk, "also-fresh", "pending", NOW - timedelta(minutes=1))
+
+    assert [d.status for d in desk.sender.flush(NOW)] == ["sent"] * 4
+    assert [m.rcpt_tos[0].split("@")[0] for m in sink.received] == [
+        "retry-due",
+        "lease-expired",
+        "fresh",
+        "also-fresh",
+    ]
+    assert desk.sender.flush(NOW) == []
+    later = [d.status for d in desk.sender.flush(NOW + timedelta(minutes=6))]
+    assert later == ["sent"] * 2  # lease-held (its lease ran out), then retry-later
+    assert [m.rcpt_tos[0].split("@")[0] for m in sink.received[4:]] == [
+        "lease-held",
+        "retry-later",
+    ]
+
+
+def _plan(dbapi, statement: str, parameters, postgresql: bool) -> str:
+    cursor = dbapi.cursor()
+    try:
+        if postgresql:
+            cursor.execute("SET LOCAL enable_seqscan = off")  # a test table is tiny
+            cursor.execute("EXPLAIN " + statement, parameters)
+            return "\n".join(row[0] for row in cursor.fetchall())
+        cursor.execute("EXPLAIN QUERY PLAN " + statement, parameters)
+        return "\n".join(row[-1] for row in cursor.fetchall())
+    finally:
+        cursor.close()
+
+
+def test_a_claim_reads_its_rows_from_an_index_in_order_without_sorting(desk, sink):
+    """The claim must not read and sort the whole backlog: with tens of thousands of rows
+    waiting (a burst), that made every single send cost tens of milliseconds."""
+    for n in range(30):
+        _queue_row(desk, f"backlog-{n}", "pending", NOW - timedelta(minutes=n))
+    _queue_row(desk, "retry", "failed", NOW - timedelta(minutes=90))
+    seen: list[tuple[str, object]] = []
+
+    def record(_conn, _cursor, statement, parameters, _context, _many) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "outbox" in statement:
+            seen.append((statement, parameters))
+
+    event.listen(desk.engine, "before_cursor_execute", record)
+    try:
+        assert [d.status for d in desk.sender.flush(NOW, batch=3)] == ["sent"] * 3
+    finally:
+        event.remove(desk.engine, "before_cursor_execute", record)
+    assert seen, "the sender claimed nothing"
+    postgresql = desk.engine.dialect.name == "postgresql"
+    with desk.engine.connect() as conn:
+        dbapi = conn.connection.dbapi_connection
+        plans = {_plan(dbapi, statement, parameters, postgresql) for statement, parameters in seen}
+        conn.rollback()
+    for plan in plans:
+        assert "ix_outbox_status_due" in plan, plan
+        assert "TEMP B-TREE" not in plan, plan
+        assert "Sort" not in plan, plan
 
 
 # --- the crash window between the relay's 250 and our bookkeeping -----------------------
