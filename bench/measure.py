@@ -45,6 +45,10 @@ class PassResult:
     rss_at_end_mb: float = float("nan")
     # The same three samples per process ("main", "worker"): which one grows, if any.
     rss_by_process: tuple[tuple[str, float, float, float], ...] = ()
+    # Per process, the mean resident memory in each quarter of the pass's duration (first
+    # send to last ack, the drain of a backlog included): a plateau is four close figures
+    # after the first, a daemon that keeps something per message rises quarter by quarter.
+    rss_by_quarter: tuple[tuple[str, tuple[float, ...]], ...] = ()
 
 
 def _tree(pid: int) -> list[int]:
@@ -113,7 +117,7 @@ class MemoryWatch:
 
     def __init__(self, pids: Sequence[int], progress, total: int) -> None:
         self.pids, self.progress, self.total = pids, progress, total
-        self.samples: list[tuple[int, dict[str, float]]] = []
+        self.samples: list[tuple[float, int, dict[str, float]]] = []  # (monotonic, done, MB)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -131,15 +135,30 @@ class MemoryWatch:
             self._sample()
 
     def _sample(self) -> None:
-        self.samples.append((self.progress(), rss_by_process(self.pids)))
+        self.samples.append((time.monotonic(), self.progress(), rss_by_process(self.pids)))
 
     def at_share(self, share: float) -> dict[str, float]:
         """Per process, the first sample taken once `share` of the corpus was accepted."""
         wanted = self.total * share
-        return next((mb for done, mb in self.samples if done >= wanted), {})
+        return next((mb for _at, done, mb in self.samples if done >= wanted), {})
 
     def at_end(self) -> dict[str, float]:
-        return self.samples[-1][1] if self.samples else {}
+        return self.samples[-1][2] if self.samples else {}
+
+    def by_quarter(self, start: float, end: float) -> dict[str, tuple[float, ...]]:
+        """Per process, the mean of the samples in each quarter of [start, end]."""
+        quarters: dict[str, list[list[float]]] = {}
+        span = max(end - start, 1e-9)
+        for at, _done, mb in self.samples:
+            if not start <= at <= end:
+                continue
+            q = min(int(4 * (at - start) / span), 3)
+            for name, value in mb.items():
+                quarters.setdefault(name, [[], [], [], []])[q].append(value)
+        return {
+            name: tuple(sum(v) / len(v) if v else math.nan for v in qs)
+            for name, qs in quarters.items()
+        }
 
 
 def _total(by_process: dict[str, float]) -> float:
@@ -216,6 +235,8 @@ def run_pass(
     cpu = cpu_seconds(pids) - cpu_before
     result = _result(mails, accepted, sink, wanted, start, intake_end, cpu, pids, complete)
     tenth, half, end = memory.at_share(0.1), memory.at_share(0.5), memory.at_end()
+    last_ack = max((a.at for a in sink.snapshot()), default=time.monotonic())
+    quarters = memory.by_quarter(start, last_ack)
     return replace(
         result,
         rss_at_tenth_mb=_total(tenth),
@@ -225,6 +246,7 @@ def run_pass(
             (name, tenth.get(name, math.nan), half.get(name, math.nan), mb)
             for name, mb in end.items()
         ),
+        rss_by_quarter=tuple(quarters.items()),
     )
 
 

@@ -170,6 +170,9 @@ def report(name: str, r: PassResult) -> None:
     if r.rss_by_process:
         each = ", ".join(f"{n} {a:.0f}/{b:.0f}/{c:.0f}" for n, a, b, c in r.rss_by_process)
         print(f"{'':<18} RSS at 10%/50%/end by process: {each} MB")
+    if r.rss_by_quarter:
+        each = ", ".join(f"{n} " + "/".join(f"{q:.0f}" for q in qs) for n, qs in r.rss_by_quarter)
+        print(f"{'':<18} RSS by quarter of the pass (mean): {each} MB")
 
 
 def ratios(md: PassResult, fl: PassResult) -> None:
