@@ -135,7 +135,7 @@ class Sender:
         re-run its subquery on PostgreSQL and take more rows than asked.
         """
         params = {"now": now, "limit": limit}
-        picks = _PICKS if which is None else [pick.where(which) for pick in _PICKS]
+        picks = CLAIM_QUERIES if which is None else [pick.where(which) for pick in CLAIM_QUERIES]
         found = [row for pick in picks for row in conn.execute(pick, params)]
         ids = [row.id for row in sorted(found, key=_due_order)[:limit]]
         if not ids:
@@ -307,7 +307,7 @@ _SENT = update(outbox).where(outbox.c.id == bindparam("row"))
 # Claimable: waiting to be sent or retried, or `sending` with an expired lease (its sender
 # died), each once its `next_attempt_at` has come.
 _CLAIMABLE = ("pending", "failed", "sending")
-_PICKS = tuple(
+CLAIM_QUERIES = tuple(
     select(outbox.c.id, outbox.c.next_attempt_at)
     .where(outbox.c.status == status, outbox.c.next_attempt_at <= bindparam("now"))
     .order_by(outbox.c.next_attempt_at, outbox.c.id)
