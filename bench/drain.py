@@ -81,11 +81,11 @@ def _one_query_claim(engine):
 
     On SQLite it is read through the status-only index it had then (created here, in this
     throw-away database): the wider index would spare it the table rows."""
-    waiting = and_(outbox.c.status.in_(("pending", "failed")), outbox.c.next_attempt_at <= NOW)
-    expired = and_(outbox.c.status == "sending", outbox.c.next_attempt_at <= NOW)
-    query = select(outbox.c.id).where(or_(waiting, expired)).order_by(outbox.c.id).limit(1)
-    if engine.dialect.name != "sqlite":
-        return query
+    if engine.dialect.name != "sqlite":  # locked as the sender's own selects are
+        waiting = and_(outbox.c.status.in_(("pending", "failed")), outbox.c.next_attempt_at <= NOW)
+        expired = and_(outbox.c.status == "sending", outbox.c.next_attempt_at <= NOW)
+        query = select(outbox.c.id).where(or_(waiting, expired)).order_by(outbox.c.id).limit(1)
+        return query.with_for_update(skip_locked=True)
     with engine.begin() as conn:
         conn.exec_driver_sql("CREATE INDEX IF NOT EXISTS ix_outbox_status ON outbox (status)")
     return text(
