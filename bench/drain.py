@@ -18,6 +18,7 @@ PostgreSQL database dropped at the end) with `--backlog` pending rows, then in o
 from __future__ import annotations
 
 import argparse
+import os
 import smtplib
 import subprocess
 import sys
@@ -27,7 +28,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from measure import wait_for_port
+from measure import field_mb, quarter_means, wait_for_port
 from run import database
 from sink import free_port
 from sqlalchemy import and_, bindparam, insert, or_, select, text
@@ -115,22 +116,14 @@ def _time_claims(engine, repeat: int) -> tuple[float, float]:
     return ranges, single
 
 
-def _anon_mb() -> float:
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith("RssAnon:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def _drain(services, backlog: int) -> tuple[float, list[float]]:
+def _drain(services, backlog: int) -> tuple[float, tuple[float, ...]]:
     """Seconds to send the backlog, and the mean anonymous RSS in each quarter of it."""
     samples: list[tuple[float, float]] = []
     done = threading.Event()
 
     def watch() -> None:
         while not done.wait(0.5):
-            samples.append((time.monotonic(), _anon_mb()))
+            samples.append((time.monotonic(), field_mb(os.getpid(), "RssAnon:")))
 
     watcher = threading.Thread(target=watch, daemon=True)
     stop = threading.Event()
@@ -149,10 +142,7 @@ def _drain(services, backlog: int) -> tuple[float, list[float]]:
     watcher.join()
     if sent != backlog:
         sys.exit(f"only {sent} of {backlog} notifications were sent")
-    quarters: list[list[float]] = [[], [], [], []]
-    for at, mb in samples:
-        quarters[min(int(4 * (at - began) / took), 3)].append(mb)
-    return took, [sum(q) / len(q) if q else float("nan") for q in quarters]
+    return took, quarter_means(samples, began, began + took)
 
 
 def _floor(port: int, backlog: int) -> float:

@@ -15,7 +15,7 @@ import smtplib
 import threading
 import time
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from corpus import SUPPORT, Mail
@@ -86,11 +86,11 @@ def peak_rss_mb(pids: Sequence[int]) -> float:
 
 
 def _status_mb(pids: Sequence[int], field: str) -> float:
-    total = sum(_field_mb(p, field) for pid in pids for p in _tree(pid))
+    total = sum(field_mb(p, field) for pid in pids for p in _tree(pid))
     return total or float("nan")
 
 
-def _field_mb(pid: int, field: str) -> float:
+def field_mb(pid: int, field: str) -> float:
     try:
         with open(f"/proc/{pid}/status") as fh:
             for line in fh:
@@ -108,7 +108,7 @@ def rss_by_process(pids: Sequence[int]) -> dict[str, float]:
         suffix = str(i + 1) if len(pids) > 1 else ""
         for j, p in enumerate(_tree(pid)):
             name = f"main{suffix}" if j == 0 else f"worker{suffix}" + (f".{j}" if j > 1 else "")
-            found[name] = _field_mb(p, "VmRSS:")
+            found[name] = field_mb(p, "VmRSS:")
     return found
 
 
@@ -147,18 +147,25 @@ class MemoryWatch:
 
     def by_quarter(self, start: float, end: float) -> dict[str, tuple[float, ...]]:
         """Per process, the mean of the samples in each quarter of [start, end]."""
-        quarters: dict[str, list[list[float]]] = {}
-        span = max(end - start, 1e-9)
-        for at, _done, mb in self.samples:
-            if not start <= at <= end:
-                continue
-            q = min(int(4 * (at - start) / span), 3)
-            for name, value in mb.items():
-                quarters.setdefault(name, [[], [], [], []])[q].append(value)
+        names = {name for _at, _done, mb in self.samples for name in mb}
         return {
-            name: tuple(sum(v) / len(v) if v else math.nan for v in qs)
-            for name, qs in quarters.items()
+            name: quarter_means(
+                ((at, mb[name]) for at, _done, mb in self.samples if name in mb), start, end
+            )
+            for name in sorted(names)
         }
+
+
+def quarter_means(
+    samples: Iterable[tuple[float, float]], start: float, end: float
+) -> tuple[float, ...]:
+    """The mean of the (time, value) samples in each quarter of [start, end] (NaN if none)."""
+    quarters: list[list[float]] = [[], [], [], []]
+    span = max(end - start, 1e-9)
+    for at, value in samples:
+        if start <= at <= end:
+            quarters[min(int(4 * (at - start) / span), 3)].append(value)
+    return tuple(sum(q) / len(q) if q else math.nan for q in quarters)
 
 
 def _total(by_process: dict[str, float]) -> float:
