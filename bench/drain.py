@@ -7,7 +7,7 @@ PostgreSQL database dropped at the end) with `--backlog` pending rows, then in o
 1. times the claim's select over that backlog, as the sender runs it (each claimable
    status from its own index range) and as one query over the three statuses ordered by
    id through a status-only index (what a claim cost before it read index ranges);
-2. lets `maildesk.outbound.relay.Sender` send every row to an aiosmtpd sink running in a
+2. lets `maildesk.daemon.sender.Sender` send every row to an aiosmtpd sink running in a
    process of its own, and samples this process's anonymous resident memory;
 3. sends the same bytes to the same sink with a bare `smtplib` loop on one connection
    (the floor: no database, no bookkeeping).
@@ -33,11 +33,11 @@ from run import database
 from sink import free_port
 from sqlalchemy import and_, bindparam, insert, or_, select, text
 
-from maildesk import memory
-from maildesk.app import build
 from maildesk.config import from_mapping
-from maildesk.models import outbox
-from maildesk.outbound.relay import CLAIM_QUERIES
+from maildesk.daemon import memory
+from maildesk.daemon.app import build
+from maildesk.daemon.sender import CLAIM_QUERIES
+from maildesk.store.models import outbox
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 QUEUE = "support@example.com"

@@ -1,7 +1,7 @@
 """Seeded mutational fuzzing of intake: hostile bytes into the spool, through the worker.
 
-Each input is stored with `maildesk.inbound.spool.store` and processed by the `Worker` that
-`maildesk.app.build` constructs, exactly as the daemon does with spooled mail, on a
+Each input is stored with `maildesk.store.spool.store` and processed by the `Worker` that
+`maildesk.daemon.app.build` constructs, exactly as the daemon does with spooled mail, on a
 throw-away database and configuration. The seeds are the stdlib's own `test_email` sample
 files plus a few support mails; the mutations are the ways real mail goes wrong (flipped
 bytes, duplicated or cut headers, broken boundaries, wrong charsets, deep nesting, CR/LF in
@@ -48,9 +48,9 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from maildesk import config as config_module
-from maildesk.app import Services, build
-from maildesk.inbound.spool import store
-from maildesk.models import inbound, outbox
+from maildesk.daemon.app import Services, build
+from maildesk.store.models import inbound, outbox
+from maildesk.store.spool import store
 
 START = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)  # a Monday morning; each input 61 s later
 SUPPORT, CONSULTING, STAFF = "support@help.example", "consulting@help.example", "cs@help.example"

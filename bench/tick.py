@@ -1,7 +1,7 @@
-"""Time one run of the time rules (`maildesk.tick.tick`) on a database of many tickets.
+"""Time one run of the time rules (`maildesk.daemon.tick.tick`) on a database of many tickets.
 
 Builds a throw-away database (SQLite file in a temp dir, or a PostgreSQL database dropped
-at the end) migrated with `maildesk.db.migrate`, bulk-fills `tickets` and
+at the end) migrated with `maildesk.store.db.migrate`, bulk-fills `tickets` and
 `ticket_details` (SQLAlchemy Core executemany on SQLite, COPY on PostgreSQL) in mixed
 statuses, then times a first tick (everything already due acts at once, as after an
 import) and a second one right after (nothing new is due: the cost of the scan alone).
@@ -22,11 +22,11 @@ from pathlib import Path
 from run import database
 from sqlalchemy import func, insert, select, text
 
-from maildesk import db
-from maildesk.app import build
 from maildesk.config import Config, DatabaseConfig
-from maildesk.models import events, outbox, sla_notices, ticket_details, tickets
-from maildesk.tick import tick
+from maildesk.daemon.app import build
+from maildesk.daemon.tick import tick
+from maildesk.store import db
+from maildesk.store.models import events, outbox, sla_notices, ticket_details, tickets
 
 NOW = datetime(2025, 3, 12, 9, 0, tzinfo=UTC)  # a Wednesday, within business hours
 SHARES = {  # of all tickets; a desk's history is mostly closed requests

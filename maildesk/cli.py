@@ -163,14 +163,14 @@ def _instant(text: str) -> datetime:
 
 
 def _run(args: argparse.Namespace, config: config_module.Config) -> int:
-    from maildesk.app import run
+    from maildesk.daemon.app import run
 
     return run(config)
 
 
 def _ingest(args: argparse.Namespace, config: config_module.Config) -> int:
-    from maildesk.app import build
-    from maildesk.inbound.spool import store
+    from maildesk.daemon.app import build
+    from maildesk.store.spool import store
 
     try:
         services = build(config)
@@ -203,8 +203,8 @@ def _ingest(args: argparse.Namespace, config: config_module.Config) -> int:
 
 
 def _tickets_list(args: argparse.Namespace, config: config_module.Config) -> int:
-    from maildesk import report
-    from maildesk.app import build
+    from maildesk.daemon.app import build
+    from maildesk.store import reports as report
 
     rows = report.list_tickets(build(config).engine, status=args.status, queue=args.queue)
     if args.json:
@@ -215,8 +215,8 @@ def _tickets_list(args: argparse.Namespace, config: config_module.Config) -> int
 
 
 def _tickets_show(args: argparse.Namespace, config: config_module.Config) -> int:
-    from maildesk import report
-    from maildesk.app import build
+    from maildesk.daemon.app import build
+    from maildesk.store import reports as report
 
     services = build(config)
     sla = report.SlaView(config, services.calendar, args.now or datetime.now(UTC))
@@ -232,9 +232,9 @@ def _tickets_show(args: argparse.Namespace, config: config_module.Config) -> int
 
 
 def _tickets_set(args: argparse.Namespace, config: config_module.Config) -> int:
-    from maildesk import manage
-    from maildesk.app import build
-    from maildesk.lifecycle import Change
+    from maildesk.daemon.app import build
+    from maildesk.desk.lifecycle import Change
+    from maildesk.store import edits as manage
 
     key, now = args.key.upper(), args.now or datetime.now(UTC)
     wanted = Change(
@@ -270,8 +270,8 @@ def _tickets_set(args: argparse.Namespace, config: config_module.Config) -> int:
 
 
 def _trace(args: argparse.Namespace, config: config_module.Config) -> int:
-    from maildesk import report
-    from maildesk.app import build
+    from maildesk.daemon.app import build
+    from maildesk.store import reports as report
 
     mid = args.message_id.strip()
     mid = mid if mid.startswith("<") else f"<{mid}>"
@@ -285,16 +285,16 @@ def _trace(args: argparse.Namespace, config: config_module.Config) -> int:
 
 
 def _tick(args: argparse.Namespace, config: config_module.Config) -> int:
-    from maildesk.app import build
-    from maildesk.tick import tick
+    from maildesk.daemon.app import build
+    from maildesk.daemon.tick import tick
 
     print(json.dumps(tick(build(config), args.now or datetime.now(UTC)), ensure_ascii=False))
     return 0
 
 
 def _outbox_list(args: argparse.Namespace, config: config_module.Config) -> int:
-    from maildesk import report
-    from maildesk.app import build
+    from maildesk.daemon.app import build
+    from maildesk.store import reports as report
 
     rows = report.list_outbox(build(config).engine, status=args.status)
     if args.json:
@@ -305,7 +305,7 @@ def _outbox_list(args: argparse.Namespace, config: config_module.Config) -> int:
 
 
 def _outbox_flush(args: argparse.Namespace, config: config_module.Config) -> int:
-    from maildesk.app import build
+    from maildesk.daemon.app import build
 
     results = build(config).sender.flush(args.now or datetime.now(UTC))
     counts: dict[str, int] = {}
@@ -316,7 +316,7 @@ def _outbox_flush(args: argparse.Namespace, config: config_module.Config) -> int
 
 
 def _imap_check(args: argparse.Namespace, config: config_module.Config) -> int:
-    from maildesk.inbound.imap import check
+    from maildesk.daemon.imap import check
 
     accounts = {a.name: a for a in config.imap}
     if args.name not in accounts:
@@ -333,8 +333,8 @@ def _imap_check(args: argparse.Namespace, config: config_module.Config) -> int:
 
 
 def _status(args: argparse.Namespace, config: config_module.Config) -> int:
-    from maildesk import report
-    from maildesk.app import build
+    from maildesk.daemon.app import build
+    from maildesk.store import reports as report
 
     found = report.status(
         build(config).engine,
@@ -353,7 +353,7 @@ def _check_config(args: argparse.Namespace, config: config_module.Config) -> int
         f"{q.name} ({q.key_prefix}: {', '.join(q.addresses)})" for q in config.queues
     )
     try:
-        from maildesk.app import load_templates
+        from maildesk.daemon.app import load_templates
 
         templates = load_templates(config)
     except Exception as exc:  # noqa: BLE001 - report any template problem plainly

@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import Engine, create_engine, text
 
 from maildesk import config as config_module
-from maildesk.app import Services, build
+from maildesk.daemon.app import Services, build
 
 pytest_plugins = ["tests.secrets_scan"]
 PG_HOST, PG_PORT = "127.0.0.1", 5432

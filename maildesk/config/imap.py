@@ -11,7 +11,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
-from maildesk.config import ConfigError
+from maildesk.config.errors import ConfigError
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 TLS_MODES = ("implicit", "starttls", "none")

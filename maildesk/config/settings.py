@@ -9,25 +9,39 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-import zoneinfo
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from maildesk.addresses import normalise_address
-from maildesk.business_hours import BusinessHoursConfig
-from maildesk.business_hours import from_mapping as business_hours_from_mapping
-from maildesk.inbound.assess import QualityConfig
-from maildesk.inbound.assess import from_mapping as quality_from_mapping
-from maildesk.sla import DEFAULT_OBJECTIVES, Objective
+from maildesk.config.errors import ConfigError
+from maildesk.config.hours import BusinessHoursConfig
+from maildesk.config.hours import from_mapping as business_hours_from_mapping
+from maildesk.config.imap import LOOPBACK, ImapAccount, accounts_from
+from maildesk.config.quality import QualityConfig
+from maildesk.config.quality import from_mapping as quality_from_mapping
+from maildesk.config.sla import DEFAULT_OBJECTIVES, Objective
+from maildesk.config.values import (
+    _address,
+    _address_list,
+    _bool,
+    _cap,
+    _header_text,
+    _language,
+    _outbound_tls,
+    _port,
+    _positive_float,
+    _positive_int,
+    _relay_timeout,
+    _str,
+    _string_list,
+    _timezone,
+    _url,
+    _worker_count,
+)
 
 DEFAULT_DB_URL = "sqlite:///maildesk.db"
 KEY_PREFIX_RE = re.compile(r"^[A-Z][A-Z0-9]{1,9}$")
-if TYPE_CHECKING:
-    from maildesk.inbound.imap_config import ImapAccount
-
-LANGUAGES = ("fr", "de", "en")
 SECTIONS = (
     "database",
     "smtp",
@@ -46,10 +60,6 @@ SECTIONS = (
     "imap",
 )
 QUEUE_NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
-
-
-class ConfigError(ValueError):
-    """A configuration problem, worded for the admin who has to fix it."""
 
 
 @dataclass(frozen=True)
@@ -91,9 +101,6 @@ class OutboundConfig:
     username: str = ""  # AUTH at the relay when set, with password or password_file
     password: str = field(default="", repr=False)
     password_file: str = ""
-
-
-OUTBOUND_TLS_MODES = ("none", "starttls", "tls")
 
 
 @dataclass(frozen=True)
@@ -340,9 +347,6 @@ def _check_smtp(smtp: SmtpConfig) -> None:
 
 def _check_outbound(out: OutboundConfig) -> None:
     """TLS options without TLS, or a password that would cross the network in clear text."""
-    # Imported here: imap_config raises this module's ConfigError (a cycle at import time).
-    from maildesk.inbound.imap_config import LOOPBACK
-
     if out.tls == "none":
         for key in ("ca_file", "tls_verify"):
             if getattr(out, key) != getattr(OutboundConfig, key):
@@ -463,9 +467,6 @@ def _objective(key: str, raw: Any, default: Objective) -> Objective:
 
 
 def _imap(raw: Any, queues: tuple[Queue, ...]) -> tuple[ImapAccount, ...]:
-    # Imported here: imap_config raises this module's ConfigError (a cycle at import time).
-    from maildesk.inbound.imap_config import accounts_from
-
     return accounts_from(raw, queues=[q.name for q in queues])
 
 
@@ -510,126 +511,3 @@ def _queue(where: str, item: Any) -> Queue:
 
 
 # --- value checkers: each names the key and what is allowed --------------------------
-
-
-def _str(key: str, value: Any) -> str:
-    if not isinstance(value, str):
-        raise ConfigError(f"{key}: must be a string, got {type(value).__name__}")
-    return value
-
-
-def _header_text(key: str, value: Any) -> str:
-    text = _str(key, value)
-    if any(ord(c) < 32 or ord(c) == 127 for c in text):
-        raise ConfigError(f"{key}: must not contain control characters (line breaks, tabs)")
-    return text
-
-
-_PASSWORD_IN_URL = re.compile(r"(://[^/:@]*:)[^@/]*@")
-
-
-def redact_url(url: str) -> str:
-    """The URL with any password replaced by `***`: what logs, errors and output may show."""
-    return _PASSWORD_IN_URL.sub(r"\1***@", url)
-
-
-def _url(key: str, value: Any) -> str:
-    text = _str(key, value)
-    if not text.startswith(("sqlite:///", "postgresql+psycopg://", "postgresql://")):
-        raise ConfigError(
-            f"{key}: {redact_url(text)!r} is not supported (allowed: sqlite:///PATH, "
-            "postgresql+psycopg://USER@HOST:PORT/DB)"
-        )
-    return text.replace("postgresql://", "postgresql+psycopg://", 1)
-
-
-def _positive_int(key: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ConfigError(f"{key}: must be a positive integer, got {value!r}")
-    return value
-
-
-def _positive_float(key: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        raise ConfigError(f"{key}: must be a positive number, got {value!r}")
-    return float(value)
-
-
-def _bool(key: str, value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise ConfigError(f"{key}: must be true or false, got {value!r}")
-    return value
-
-
-def _outbound_tls(key: str, value: Any) -> str:
-    mode = _str(key, value)
-    if mode not in OUTBOUND_TLS_MODES:
-        raise ConfigError(
-            f"{key}: {mode!r} is not allowed (allowed: {', '.join(OUTBOUND_TLS_MODES)})"
-        )
-    return mode
-
-
-def _cap(key: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ConfigError(f"{key}: must be a whole number, 0 for no cap, got {value!r}")
-    return value
-
-
-def _worker_count(key: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 16:
-        raise ConfigError(f"{key}: must be a whole number from 0 to 16, got {value!r}")
-    return value
-
-
-def _relay_timeout(key: str, value: Any) -> float:
-    seconds = _positive_float(key, value)
-    if seconds > 60:
-        raise ConfigError(
-            f"{key}: at most 60 seconds (a notification being sent is leased "
-            f"for 90 s), got {value!r}"
-        )
-    return seconds
-
-
-def _port(key: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 65535:
-        raise ConfigError(f"{key}: must be a port number 0-65535, got {value!r}")
-    return value
-
-
-def _string_list(key: str, value: Any) -> tuple[str, ...]:
-    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
-        raise ConfigError(f"{key}: must be an array of non-empty strings")
-    return tuple(v.strip().lower() for v in value)
-
-
-def _address(key: str, value: Any) -> str:
-    address = normalise_address(_str(key, value))
-    if address is None:
-        raise ConfigError(f"{key}: {value!r} is not a plain mail address (user@domain)")
-    return address
-
-
-def _address_list(key: str, value: Any) -> tuple[str, ...]:
-    if not isinstance(value, list):
-        raise ConfigError(f"{key}: must be an array of mail addresses")
-    return tuple(_address(f"{key}[{i}]", v) for i, v in enumerate(value))
-
-
-def _language(key: str, value: Any) -> str:
-    lang = _str(key, value)
-    if lang not in LANGUAGES:
-        raise ConfigError(f"{key}: {lang!r} is not a supported language ({', '.join(LANGUAGES)})")
-    return lang
-
-
-def _timezone(key: str, value: Any) -> str:
-    name = _str(key, value)
-    try:
-        zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(
-            f"{key}: {name!r} is not a known IANA time zone (e.g. Europe/Zurich)"
-        ) from None
-    return name

@@ -19,23 +19,25 @@ from pathlib import Path
 from sqlalchemy import Engine, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from maildesk import db, logs, memory
-from maildesk.business_hours import BusinessCalendar
+from maildesk import logs
 from maildesk.clock import system_now
-from maildesk.cluster import Membership, run_beats
 from maildesk.config import Config, redact_url
-from maildesk.db import reading
-from maildesk.doorbell import Closing, Doorbell
-from maildesk.inbound.imap import start_all
-from maildesk.inbound.smtp import IntakeHandler, controller
-from maildesk.inbound.worker import Worker
-from maildesk.models import queue_counters, settings
+from maildesk.daemon import memory
+from maildesk.daemon.cluster import Membership, run_beats
+from maildesk.daemon.doorbell import Closing, Doorbell
+from maildesk.daemon.imap import start_all
+from maildesk.daemon.sender import Sender
+from maildesk.daemon.smtp import IntakeHandler, controller
+from maildesk.daemon.worker import Worker
+from maildesk.desk.business_hours import BusinessCalendar
 from maildesk.msgid import MessageIds
-from maildesk.outbound.notify import Notifier
-from maildesk.outbound.relay import Sender
 from maildesk.outbound.render import TemplateSet
+from maildesk.store import db
+from maildesk.store.db import reading
+from maildesk.store.models import queue_counters, settings
+from maildesk.store.outbox import Notifier
 
-SHIPPED_TEMPLATES = Path(__file__).resolve().parents[1] / "templates" / "emails"
+SHIPPED_TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "emails"
 
 log = logging.getLogger("maildesk.app")
 
@@ -278,7 +280,7 @@ def start_scheduler(services: Services, clock: Callable[[], datetime]):
     """APScheduler runs the time rules; one run at a time, a missed run is simply folded in."""
     from apscheduler.schedulers.background import BackgroundScheduler
 
-    from maildesk.tick import tick
+    from maildesk.daemon.tick import tick
 
     def job() -> None:
         try:

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 
 from maildesk import logs
 from maildesk.clock import utc
-from maildesk.models import instances, leases
+from maildesk.store.models import instances, leases
 
 log = logging.getLogger("maildesk.cluster")
 

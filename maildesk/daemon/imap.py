@@ -22,7 +22,7 @@ from email.parser import BytesHeaderParser
 from email.utils import getaddresses
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError, LoginError
@@ -32,13 +32,23 @@ from sqlalchemy.exc import IntegrityError
 from maildesk import logs
 from maildesk.addresses import normalise_address
 from maildesk.config import Config
-from maildesk.db import reading
-from maildesk.inbound.imap_config import ImapAccount
-from maildesk.inbound.spool import store
-from maildesk.models import inbound
+from maildesk.config.imap import ImapAccount
+from maildesk.daemon.worker import Worker
+from maildesk.store.db import reading
+from maildesk.store.models import inbound
+from maildesk.store.spool import store
 
-if TYPE_CHECKING:
-    from maildesk.app import Services
+
+class MailboxParts(Protocol):
+    """What a mailbox watcher uses (the composition root's `Services` has these, and more):
+    the spool to store into and read back, the worker, the sender's wake-up, the limits."""
+
+    engine: Engine
+    spool: Engine
+    worker: Worker
+    config: Config
+    sender_wake: Callable[[], None]
+
 
 log = logging.getLogger("maildesk.imap")
 FIRST_DELAY, MAX_DELAY = 1.0, 300.0  # reconnect back-off: 1 s doubling up to 5 min
@@ -63,7 +73,7 @@ class Mailbox:
     def __init__(
         self,
         account: ImapAccount,
-        services: Services,
+        services: MailboxParts,
         clock: Callable[[], datetime],
         *,
         after_commit: Callable[[int], None] = lambda _id: None,
@@ -240,7 +250,7 @@ class Mailbox:
 
 def start_all(
     accounts: tuple[ImapAccount, ...] | list[ImapAccount],
-    services: Services,
+    services: MailboxParts,
     clock: Callable[[], datetime],
     stop: threading.Event,
     holds: Callable[[str], bool] = lambda _name: True,

@@ -28,8 +28,8 @@ from maildesk import logs
 from maildesk.addresses import normalise_address
 from maildesk.clock import utc
 from maildesk.config import OutboundConfig
-from maildesk.history import SYSTEM, record_event
-from maildesk.models import outbox
+from maildesk.store.history import SYSTEM, record_event
+from maildesk.store.models import outbox
 
 log = logging.getLogger("maildesk.sender")
 LEASE = timedelta(seconds=90)  # longer than any SMTP conversation (timeout_seconds)

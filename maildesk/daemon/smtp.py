@@ -24,7 +24,7 @@ from sqlalchemy import Engine
 from maildesk import logs
 from maildesk.addresses import normalise_address
 from maildesk.config import Config
-from maildesk.inbound.spool import GroupCommit
+from maildesk.store.spool import GroupCommit
 
 log = logging.getLogger("maildesk.smtp")
 MAX_RECIPIENTS = 100

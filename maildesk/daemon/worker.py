@@ -16,17 +16,17 @@ from sqlalchemy import Connection, Engine, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
 from maildesk import logs
-from maildesk.apply import apply, record_trace
 from maildesk.clock import utc
 from maildesk.config import Config
-from maildesk.db import reading
-from maildesk.effects import Decision
+from maildesk.desk.effects import Decision
 from maildesk.inbound.parse import Unprocessable, parse
 from maildesk.inbound.pipeline import Context, Draft, run
-from maildesk.inbound.view import SqlView
-from maildesk.models import inbound
 from maildesk.msgid import MessageIds
-from maildesk.outbound.notify import Notifier
+from maildesk.store.db import reading
+from maildesk.store.models import inbound
+from maildesk.store.outbox import Notifier
+from maildesk.store.sql_view import SqlView
+from maildesk.store.writer import apply, record_trace
 
 log = logging.getLogger("maildesk.worker")
 LEASE = timedelta(seconds=60)  # a claimed row is retried after this if its worker died

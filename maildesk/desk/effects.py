@@ -1,14 +1,19 @@
 """Effects: what the pure pipeline wants done, as plain values.
 
-Only `apply.py` turns these into writes, all in one transaction, so a decision is either
-fully recorded (ticket, message, events, trace, spool status) or not at all.
+Only `maildesk.store.writer` turns these into writes, all in one transaction, so a
+decision is either fully recorded (ticket, message, events, trace, spool status) or not at all.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
-from maildesk.inbound.parse import Attachment
+# RFC 3834 §5: "auto-replied" answers a message; "auto-generated" is mail we start ourselves.
+AUTO_REPLIED = "auto-replied"
+AUTO_GENERATED = "auto-generated"
+
+SYSTEM = "maildesk"  # the actor of changes nobody in particular made
 
 # `None` as a ticket key in an effect means "the ticket created in this same unit of work".
 NEW_TICKET = None
@@ -19,6 +24,18 @@ class Decision:
     step: str
     action: str
     reason: str = ""
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """One attachment as staff see it. Nothing is ever written to disk under its name."""
+
+    filename: str  # display name: no path parts, no control or bidi characters, <= 255 bytes
+    content_type: str  # the type presented: the declared one unless the bytes contradict it
+    size: int
+    declared_type: str = ""  # the part's Content-Type as the sender wrote it
+    sniffed_type: str = ""  # what the first bytes are, "" when not recognised
+    undecodable: bool = False  # its transfer encoding is broken: the bytes are not the file
 
 
 @dataclass(frozen=True)
@@ -86,7 +103,7 @@ class Notify:
     recipient: str
     recipient_name: str = ""
     ticket_key: str | None = NEW_TICKET
-    auto_submitted: str | None = "auto-replied"  # None only for a person's relayed answer
+    auto_submitted: str | None = AUTO_REPLIED  # None only for a person's relayed answer
     in_reply_to: str | None = None
     references: tuple[str, ...] = ()
     language: str | None = None  # None: the ticket's language
@@ -141,6 +158,40 @@ class MarkFirstResponse:
     ticket_key: str
 
 
+@dataclass(frozen=True)
+class CountReminder:
+    """A reminder of the waiting ladder goes out: count it on the ticket, but only if the
+    ticket still waits as it was read (status, since when, reminders sent), so that a second
+    scheduler running the same step writes nothing (`Conflict`)."""
+
+    ticket_key: str
+    waiting_since: datetime  # as read: the stored value, compared as stored
+    sent_before: int
+    sent: int
+    step: str  # reminder_1 | reminder_2
+    days: int
+
+
+@dataclass(frozen=True)
+class RecordSlaNotice:
+    """A service-level warning (objective, state) is given: once per ticket and state, which
+    the primary key of `sla_notices` enforces across restarts and instances."""
+
+    ticket_key: str
+    objective: str  # first_response | resolution
+    state: str  # at_risk | breached
+
+
+@dataclass(frozen=True)
+class ScheduleSlaCheck:
+    """When the time rules look at this ticket's service levels next (None: never), unless
+    the stored instant changed since it was read (`expected`)."""
+
+    ticket_key: str
+    expected: datetime | None
+    when: datetime | None
+
+
 Effect = (
     CreateTicket
     | AppendMessage
@@ -151,4 +202,7 @@ Effect = (
     | SetStatus
     | SetAttribute
     | MarkFirstResponse
+    | CountReminder
+    | RecordSlaNotice
+    | ScheduleSlaCheck
 )

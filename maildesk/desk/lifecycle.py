@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from maildesk import status as st
-from maildesk.effects import Effect, Notify, SetAttribute, SetStatus
-from maildesk.inbound.view import TicketRef
-from maildesk.labels import label
-from maildesk.outbound.compose import AUTO_GENERATED
+from maildesk.desk import status as st
+from maildesk.desk.effects import AUTO_GENERATED, Effect, Notify, SetAttribute, SetStatus
+from maildesk.desk.labels import label
+from maildesk.desk.view import TicketRef
 
 # Status changes the customer is told about with `status_changed` (the others are either
 # internal steps or have a notification of their own).

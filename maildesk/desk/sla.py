@@ -1,6 +1,6 @@
 """Service-level objectives per criticality and their evaluation in business time.
 
-Default objectives (business time, see maildesk.business_hours):
+Default objectives (business time, see maildesk.desk.business_hours):
 
 | criticality | first response | resolution |
 |---|---|---|
@@ -17,31 +17,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from maildesk.business_hours import BusinessCalendar
+from maildesk.desk.business_hours import BusinessCalendar
 
 SlaState = Literal["met", "ok", "at_risk", "breached"]
-
-
-@dataclass(frozen=True)
-class Objective:
-    """Delays in business time for one criticality level."""
-
-    first_response: timedelta
-    resolution: timedelta
-
-    def __post_init__(self) -> None:
-        if self.first_response <= timedelta(0) or self.resolution <= timedelta(0):
-            raise ValueError("objective delays must be positive")
-        if self.first_response > self.resolution:
-            raise ValueError("the first response cannot be due after the resolution")
-
-
-DEFAULT_OBJECTIVES: dict[str, Objective] = {
-    "critical": Objective(timedelta(hours=1), timedelta(hours=8)),
-    "high": Objective(timedelta(hours=4), timedelta(hours=16)),
-    "medium": Objective(timedelta(hours=8), timedelta(hours=40)),
-    "low": Objective(timedelta(hours=16), timedelta(hours=80)),
-}
 
 
 @dataclass(frozen=True)

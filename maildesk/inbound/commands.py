@@ -11,9 +11,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from maildesk import status as st
 from maildesk.addresses import normalise_address
-from maildesk.lifecycle import Change
+from maildesk.desk import status as st
+from maildesk.desk.lifecycle import Change
 
 _LINE = re.compile(r"^#\s*([^\W\d_][\w-]*)[ \t:]*(.*)$")
 ALIASES = {

@@ -11,10 +11,10 @@ the queue.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
-from maildesk import status as st
-from maildesk.effects import (
+from maildesk.desk import status as st
+from maildesk.desk.effects import (
+    AUTO_GENERATED,
     AppendMessage,
     CreateTicket,
     Effect,
@@ -24,17 +24,13 @@ from maildesk.effects import (
     RecordEvent,
     SetStatus,
 )
-from maildesk.inbound import qualify
+from maildesk.desk.view import TicketRef
+from maildesk.inbound import request_quality as qualify
+from maildesk.inbound.draft import Context, Draft, message_of
 from maildesk.inbound.screen import BOUNCE
 from maildesk.inbound.staff import staff_reply
 from maildesk.inbound.thread import trusted
 from maildesk.inbound.trust import staff_verdict
-from maildesk.outbound.compose import AUTO_GENERATED
-
-if TYPE_CHECKING:
-    from maildesk.inbound.pipeline import Context, Draft
-    from maildesk.inbound.view import TicketRef
-
 
 # Addresses that never read answers: the request is kept, but nothing is sent back.
 NO_REPLY_LOCALPARTS = frozenset(
@@ -287,21 +283,3 @@ def _people(draft: Draft, own: frozenset[str]) -> tuple[tuple[str, str], ...]:
 
 def _message(draft: Draft, automatic: bool = False) -> NewMessage:
     return message_of(draft, automatic=automatic)
-
-
-def message_of(
-    draft: Draft, *, automatic: bool = False, kind: str = "customer", text: str | None = None
-) -> NewMessage:
-    p = draft.parsed
-    return NewMessage(
-        message_id=p.message_id,
-        dedup_key=p.dedup_key,
-        sender=p.sender,
-        sender_name=p.sender_name,
-        subject=p.subject,
-        text_body=p.text_body if text is None else text,
-        html_body=p.html_body,
-        attachments=p.attachments,
-        automatic=automatic,
-        kind=kind,
-    )

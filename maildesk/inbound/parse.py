@@ -20,6 +20,7 @@ from email.parser import BytesParser
 import nh3
 
 from maildesk.addresses import addresses_in, one_line, text_of_raw_header
+from maildesk.desk.effects import Attachment
 
 MSGID_RE = re.compile(r"<([^<>\s]{1,500})>")
 # Headers read by the screening and routing steps (lower-cased names).
@@ -43,18 +44,6 @@ KEPT_HEADERS = (
     "x-mailer",
     "date",
 )
-
-
-@dataclass(frozen=True)
-class Attachment:
-    """One attachment as staff see it. Nothing is ever written to disk under its name."""
-
-    filename: str  # display name: no path parts, no control or bidi characters, <= 255 bytes
-    content_type: str  # the type presented: the declared one unless the bytes contradict it
-    size: int
-    declared_type: str = ""  # the part's Content-Type as the sender wrote it
-    sniffed_type: str = ""  # what the first bytes are, "" when not recognised
-    undecodable: bool = False  # its transfer encoding is broken: the bytes are not the file
 
 
 @dataclass(frozen=True)

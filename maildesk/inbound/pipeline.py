@@ -8,52 +8,15 @@ returns a new draft; a step that settles the outcome stops the run. Nothing here
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
-from datetime import datetime
+from dataclasses import replace
 
-from maildesk.config import Config, Queue
-from maildesk.effects import Decision, Effect, Outcome
 from maildesk.inbound import decide as decide_module
-from maildesk.inbound.parse import Parsed
+from maildesk.inbound.draft import Context, Draft, Step
 from maildesk.inbound.route import route
-from maildesk.inbound.screen import Screening, screen
-from maildesk.inbound.thread import Threading, thread
-from maildesk.inbound.view import View
-from maildesk.msgid import MessageIds
+from maildesk.inbound.screen import screen
+from maildesk.inbound.thread import thread
 
-
-@dataclass(frozen=True)
-class Context:
-    """What every step may consult: configuration, the read-only view, our Message-IDs."""
-
-    config: Config
-    view: View
-    ids: MessageIds
-    now: datetime
-
-
-@dataclass(frozen=True)
-class Draft:
-    parsed: Parsed
-    rcpt_tos: tuple[str, ...] = ()
-    envelope_from: str | None = None
-    screening: Screening | None = None
-    queue: Queue | None = None
-    threading: Threading | None = None
-    decisions: tuple[Decision, ...] = ()
-    effects: tuple[Effect, ...] = ()
-    outcome: Outcome | None = field(default=None)
-    flags: tuple[str, ...] = ()  # oddities carried into the outcome's reason
-
-    def note(self, step: str, action: str, reason: str = "") -> Draft:
-        return replace(self, decisions=(*self.decisions, Decision(step, action, reason)))
-
-    def finish(self, outcome: str, reason: str, ticket_key: str | None, *effects: Effect) -> Draft:
-        if self.flags:
-            reason = f"{reason} ({', '.join(self.flags)})"
-        result = Outcome(outcome, reason, ticket_key, self.parsed.message_id)
-        return replace(self, effects=(*self.effects, *effects), outcome=result)
+__all__ = ["STEPS", "Context", "Draft", "Step", "run"]
 
 
 def dedupe(draft: Draft, ctx: Context) -> Draft:
@@ -102,7 +65,6 @@ def parse_notes(draft: Draft) -> Draft:
     return replace(draft, flags=(*draft.flags, *undecodable)) if undecodable else draft
 
 
-Step = Callable[[Draft, Context], Draft]
 STEPS: tuple[Step, ...] = (dedupe, screen_step, route_step, thread_step, decide_module.decide)
 
 

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from maildesk.effects import Notify, RecordEvent, UpdateDetails
-from maildesk.inbound.assess import Assessment, assess, merge_reply
-from maildesk.labels import label
+from maildesk.desk.effects import Notify, RecordEvent, UpdateDetails
+from maildesk.desk.labels import label
+from maildesk.inbound.quality.assess import Assessment, assess, merge_reply
 
 if TYPE_CHECKING:
-    from maildesk.inbound.pipeline import Context, Draft
-    from maildesk.inbound.view import TicketRef
+    from maildesk.desk.view import TicketRef
+    from maildesk.inbound.draft import Context, Draft
 
 
 def assessment(draft: Draft, ctx: Context, text: str | None = None) -> Assessment:

@@ -11,16 +11,23 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from maildesk import status as st
-from maildesk.effects import AppendMessage, Effect, MarkFirstResponse, Notify, RecordEvent
+from maildesk.desk import status as st
+from maildesk.desk.effects import (
+    AUTO_REPLIED,
+    AppendMessage,
+    Effect,
+    MarkFirstResponse,
+    Notify,
+    RecordEvent,
+)
+from maildesk.desk.lifecycle import plan
 from maildesk.inbound import commands
+from maildesk.inbound.draft import message_of
 from maildesk.inbound.quotes import strip_reply, strip_reply_html
-from maildesk.lifecycle import plan
-from maildesk.outbound.compose import AUTO_REPLIED
 
 if TYPE_CHECKING:
-    from maildesk.inbound.pipeline import Context, Draft
-    from maildesk.inbound.view import TicketRef
+    from maildesk.desk.view import TicketRef
+    from maildesk.inbound.draft import Context, Draft
 
 
 def staff_reply(draft: Draft, ctx: Context, ticket: TicketRef) -> Draft:
@@ -112,6 +119,4 @@ def _customers(ticket: TicketRef) -> list[tuple[str, str]]:
 
 
 def _message(draft: Draft, kind: str, text: str):
-    from maildesk.inbound.decide import message_of
-
     return message_of(draft, kind=kind, text=text)

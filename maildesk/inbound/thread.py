@@ -11,8 +11,8 @@ import re
 from dataclasses import dataclass
 
 from maildesk.addresses import domain_of
+from maildesk.desk.view import TicketRef, View
 from maildesk.inbound.parse import Parsed
-from maildesk.inbound.view import TicketRef, View
 from maildesk.msgid import MessageIds
 
 TAG_RE = re.compile(r"\[\s*([A-Z][A-Z0-9]{1,9})-(\d{1,12})\s*\]", re.IGNORECASE)

@@ -28,10 +28,6 @@ from urllib.parse import quote
 from maildesk.addresses import display_name, header_text, normalise_address, one_line
 from maildesk.outbound.render import Rendered
 
-# RFC 3834 §5: "auto-replied" answers a message; "auto-generated" is mail we start ourselves.
-AUTO_REPLIED = "auto-replied"
-AUTO_GENERATED = "auto-generated"
-
 
 @dataclass(frozen=True)
 class Headers:

@@ -16,7 +16,7 @@ from typing import Any
 import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from maildesk.labels import label
+from maildesk.desk.labels import label
 
 TEMPLATE_NAMES: tuple[str, ...] = (
     "ack",

@@ -7,23 +7,30 @@ an event naming who did it and why.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from sqlalchemy import Engine, select
 
-from maildesk import status as st
-from maildesk.apply import apply_effects, update_details
 from maildesk.clock import utc
 from maildesk.config import Config
-from maildesk.effects import MarkFirstResponse, UpdateDetails
-from maildesk.history import SYSTEM, record_event
-from maildesk.inbound.assess import QualityConfig
-from maildesk.inbound.view import SqlView
-from maildesk.lifecycle import Change, plan
-from maildesk.models import ticket_details, tickets
+from maildesk.config.quality import QualityConfig
+from maildesk.desk import status as st
+from maildesk.desk.effects import MarkFirstResponse, UpdateDetails
+from maildesk.desk.lifecycle import Change, plan
+from maildesk.store.history import SYSTEM, record_event
+from maildesk.store.models import ticket_details, tickets
+from maildesk.store.outbox import Notifier
+from maildesk.store.sql_view import SqlView
+from maildesk.store.writer import apply_effects, update_details
 
-if TYPE_CHECKING:
-    from maildesk.app import Services
+
+class DeskParts(Protocol):
+    """What a change ordered from the command line uses (`Services` has these, and more)."""
+
+    engine: Engine
+    config: Config
+    notifier: Notifier
+
 
 FIELD_NAMES = ("version", "company", "contact", "phone", "error_message", "screenshots", "steps")
 
@@ -88,7 +95,7 @@ def _still_missing(
 
 
 def change(
-    services: Services, key: str, wanted: Change, actor: str | None, now: datetime
+    services: DeskParts, key: str, wanted: Change, actor: str | None, now: datetime
 ) -> tuple[str, ...]:
     """Apply a status/criticality/type/assignee change; return the kinds of effects written."""
     now = utc(now)
@@ -106,5 +113,5 @@ def change(
     return tuple(type(e).__name__ for e in effects)
 
 
-def staff_of(services: Services) -> frozenset[str]:
+def staff_of(services: DeskParts) -> frozenset[str]:
     return frozenset(services.config.staff.addresses)

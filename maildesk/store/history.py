@@ -10,9 +10,10 @@ from datetime import datetime
 
 from sqlalchemy import Connection, insert
 
-from maildesk.models import events
+from maildesk.desk.effects import SYSTEM
+from maildesk.store.models import events
 
-SYSTEM = "maildesk"  # the actor of changes nobody in particular made
+__all__ = ["SYSTEM", "record_event"]
 
 
 def record_event(

@@ -16,14 +16,14 @@ from sqlalchemy import Connection, bindparam, insert, select
 from maildesk import logs
 from maildesk.addresses import domain_of
 from maildesk.config import Config
-from maildesk.effects import Notify
-from maildesk.history import SYSTEM, record_event
+from maildesk.desk.effects import Notify
+from maildesk.desk.labels import label
 from maildesk.inbound.parse import attachment_payloads
-from maildesk.labels import label
-from maildesk.models import inbound, outbox, participants, ticket_details, tickets
 from maildesk.msgid import MessageIds
 from maildesk.outbound.compose import Headers, compose
 from maildesk.outbound.render import CONTEXT_NAMES, TemplateSet
+from maildesk.store.history import SYSTEM, record_event
+from maildesk.store.models import inbound, outbox, participants, ticket_details, tickets
 
 log = logging.getLogger("maildesk.outbox")
 

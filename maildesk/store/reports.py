@@ -12,13 +12,13 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, func, or_, select
 
-from maildesk import sla_watch
-from maildesk.business_hours import BusinessCalendar
 from maildesk.clock import utc
 from maildesk.config import Config
-from maildesk.db import reading
-from maildesk.labels import label
-from maildesk.models import (
+from maildesk.desk import sla_warnings
+from maildesk.desk.business_hours import BusinessCalendar
+from maildesk.desk.labels import label
+from maildesk.store.db import reading
+from maildesk.store.models import (
     attachments,
     decisions,
     events,
@@ -135,7 +135,7 @@ class SlaView:
     def describe(self, ticket: dict[str, Any]) -> list[dict[str, Any]]:
         first = ticket["first_response_at"]
         closed = ticket["closed_at"]
-        found = sla_watch.reports(
+        found = sla_warnings.reports(
             self.calendar,
             self.config,
             ticket["criticality"] or "medium",

@@ -15,7 +15,7 @@ from sqlalchemy import Connection, Engine, insert
 
 from maildesk import logs
 from maildesk.clock import utc
-from maildesk.models import inbound
+from maildesk.store.models import inbound
 
 log = logging.getLogger("maildesk.intake")
 

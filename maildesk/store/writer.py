@@ -11,9 +11,11 @@ from datetime import datetime
 
 from sqlalchemy import Connection, bindparam, insert, select, update
 
-from maildesk import status
-from maildesk.effects import (
+from maildesk.clock import utc
+from maildesk.desk import status
+from maildesk.desk.effects import (
     AppendMessage,
+    CountReminder,
     CreateTicket,
     Decision,
     Effect,
@@ -23,12 +25,14 @@ from maildesk.effects import (
     Outcome,
     RecordBounce,
     RecordEvent,
+    RecordSlaNotice,
+    ScheduleSlaCheck,
     SetAttribute,
     SetStatus,
     UpdateDetails,
 )
-from maildesk.history import SYSTEM, record_event
-from maildesk.models import (
+from maildesk.store.history import SYSTEM, record_event
+from maildesk.store.models import (
     attachments,
     decisions,
     inbound,
@@ -36,10 +40,11 @@ from maildesk.models import (
     outbox,
     participants,
     queue_counters,
+    sla_notices,
     ticket_details,
     tickets,
 )
-from maildesk.outbound.notify import Notifier
+from maildesk.store.outbox import Notifier
 
 
 def apply(
@@ -211,6 +216,46 @@ def _append_effect(
     _append(conn, inbound_id, ticket_id, effect, now)
 
 
+def _count_reminder(
+    conn: Connection, ticket_id: int, effect: CountReminder, now: datetime, _inbound: int | None
+) -> None:
+    counted = conn.execute(
+        update(tickets)
+        .where(
+            tickets.c.id == ticket_id,
+            tickets.c.status == status.WAITING_CUSTOMER,
+            tickets.c.waiting_since == effect.waiting_since,
+            tickets.c.reminders_sent == effect.sent_before,
+        )
+        .values(reminders_sent=effect.sent)
+    ).rowcount
+    if counted != 1:
+        raise Conflict("the ticket no longer waits as read (another scheduler got there first)")
+    record_event(conn, ticket_id, now, SYSTEM, "reminder", f"day {effect.days}", None, effect.step)
+
+
+def _sla_notice(
+    conn: Connection, ticket_id: int, effect: RecordSlaNotice, now: datetime, _inbound: int | None
+) -> None:
+    # A second instance warning for the same state fails here (IntegrityError): its caller
+    # rolls back, and the warning goes out once.
+    conn.execute(
+        insert(sla_notices).values(
+            ticket_id=ticket_id, objective=effect.objective, state=effect.state, at=now
+        )
+    )
+
+
+def _schedule_sla(
+    conn: Connection, ticket_id: int, effect: ScheduleSlaCheck, _now: datetime, _inb: int | None
+) -> None:
+    conn.execute(
+        update(tickets)
+        .where(tickets.c.id == ticket_id, tickets.c.sla_check_at == effect.expected)
+        .values(sla_check_at=utc(effect.when) if effect.when else None)  # SQLite keeps no offset
+    )
+
+
 class Conflict(RuntimeError):
     """The ticket changed between reading and writing: retry with fresh data."""
 
@@ -222,6 +267,9 @@ _HANDLERS = {
     MarkFirstResponse: _first_response,
     UpdateDetails: _update_details,
     AppendMessage: _append_effect,
+    CountReminder: _count_reminder,
+    RecordSlaNotice: _sla_notice,
+    ScheduleSlaCheck: _schedule_sla,
 }
 
 

@@ -22,8 +22,8 @@ import pytest
 from sqlalchemy import Engine, create_engine, func, select
 from sqlalchemy.engine import make_url
 
-from maildesk.models import inbound, leases, messages, outbox, tickets
-from maildesk.outbound.relay import LEASE as OUTBOX_LEASE
+from maildesk.daemon.sender import LEASE as OUTBOX_LEASE
+from maildesk.store.models import inbound, leases, messages, outbox, tickets
 from tests.cluster.fleet import Fleet, Setup, instance_id, relay, reset_schema, submit
 from tests.cluster.proxy import Proxy
 from tests.conftest import need

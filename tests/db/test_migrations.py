@@ -1,4 +1,4 @@
-"""The Alembic migrations build exactly the schema in `maildesk.models`, on both databases.
+"""The Alembic migrations build exactly the schema in `maildesk.store.models`, on both databases.
 
 `compare_metadata` lists every table, column, type, index and constraint that differs; an
 empty list means a model change cannot ship without its migration.
@@ -10,10 +10,10 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, select
 
-from maildesk import report
-from maildesk.app import build
-from maildesk.inbound.spool import store
-from maildesk.models import metadata, queue_counters, settings
+from maildesk.daemon.app import build
+from maildesk.store import reports as report
+from maildesk.store.models import metadata, queue_counters, settings
+from maildesk.store.spool import store
 from tests.conftest import NOW
 from tests.mail import message
 

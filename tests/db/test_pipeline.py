@@ -12,14 +12,14 @@ from email.message import EmailMessage
 import pytest
 from sqlalchemy import Connection, Table, delete, select
 
-from maildesk import report
-from maildesk.app import Services
+from maildesk.daemon.app import Services
+from maildesk.daemon.worker import Result
 from maildesk.inbound import decide as decide_module
 from maildesk.inbound import pipeline
-from maildesk.inbound.spool import store
-from maildesk.inbound.worker import Result
-from maildesk.models import decisions, inbound, messages, metadata, tickets
 from maildesk.msgid import MessageIds
+from maildesk.store import reports as report
+from maildesk.store.models import decisions, inbound, messages, metadata, tickets
+from maildesk.store.spool import store
 from tests.conftest import NOW
 from tests.mail import message
 

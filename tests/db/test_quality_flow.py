@@ -6,9 +6,10 @@ from email import message_from_bytes, policy
 
 from sqlalchemy import select
 
-from maildesk import manage, report
-from maildesk.inbound.spool import store
-from maildesk.models import outbox
+from maildesk.store import edits as manage
+from maildesk.store import reports as report
+from maildesk.store.models import outbox
+from maildesk.store.spool import store
 from tests.conftest import NOW
 from tests.mail import message
 

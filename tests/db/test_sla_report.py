@@ -14,13 +14,14 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from maildesk import manage, report
-from maildesk.app import Services
-from maildesk.inbound.spool import store
-from maildesk.labels import label
-from maildesk.lifecycle import Change
-from maildesk.models import outbox
-from maildesk.tick import tick
+from maildesk.daemon.app import Services
+from maildesk.daemon.tick import tick
+from maildesk.desk.labels import label
+from maildesk.desk.lifecycle import Change
+from maildesk.store import edits as manage
+from maildesk.store import reports as report
+from maildesk.store.models import outbox
+from maildesk.store.spool import store
 from tests.mail import message
 
 ZURICH = ZoneInfo("Europe/Zurich")

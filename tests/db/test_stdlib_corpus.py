@@ -11,7 +11,7 @@ import os
 import pytest
 import test.test_email
 
-from maildesk.inbound.spool import store
+from maildesk.store.spool import store
 from tests.conftest import NOW
 
 DATA = os.path.join(os.path.dirname(test.test_email.__file__), "data")

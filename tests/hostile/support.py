@@ -10,13 +10,13 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from maildesk import report
-from maildesk.app import Services, build, system_clock
 from maildesk.config import Config
-from maildesk.inbound.smtp import IntakeHandler, controller
-from maildesk.inbound.spool import store
-from maildesk.inbound.worker import Result
-from maildesk.models import inbound, outbox, tickets
+from maildesk.daemon.app import Services, build, system_clock
+from maildesk.daemon.smtp import IntakeHandler, controller
+from maildesk.daemon.worker import Result
+from maildesk.store import reports as report
+from maildesk.store.models import inbound, outbox, tickets
+from maildesk.store.spool import store
 from tests.conftest import NOW, free_port, make_config
 
 QUEUE = "support@help.example"

@@ -17,7 +17,7 @@ from types import ModuleType
 import pytest
 from sqlalchemy import text
 
-from maildesk.app import Services, build
+from maildesk.daemon.app import Services, build
 from maildesk.outbound.compose import Headers, compose
 from maildesk.outbound.render import Rendered
 

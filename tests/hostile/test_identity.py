@@ -91,7 +91,7 @@ def authserv_desk(tmp_path):
             "trusted_authserv_ids": ["mx.help.example"],
         },
     )
-    from maildesk.app import build
+    from maildesk.daemon.app import build
 
     built = build(config)
     ingest(built, message())

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, select
 
-from maildesk import reminders
-from maildesk.app import system_clock
-from maildesk.inbound.imap import Mailbox
-from maildesk.models import inbound, tickets
-from maildesk.status import WAITING_CUSTOMER
+from maildesk.daemon.app import system_clock
+from maildesk.daemon.imap import Mailbox
+from maildesk.desk import reminders
+from maildesk.desk.status import WAITING_CUSTOMER
+from maildesk.store.models import inbound, tickets
 from tests.conftest import NOW, need
 from tests.hostile.support import QUEUE, ingest, show, sqlite_desk, ticket_count
 from tests.integration import dovecot
@@ -128,7 +128,7 @@ def test_f099_idle_is_renewed_well_before_nat_timeouts():
 def test_f106_process_killing_message_is_quarantined_and_others_go_on(tmp_path):
     # A message that kills the worker process itself, three times over (os._exit).
     desk = sqlite_desk(tmp_path)
-    from maildesk.inbound.spool import store
+    from maildesk.store.spool import store
 
     store(
         desk.engine, message(message_id="<killer@a>"), source="ingest", now=NOW, rcpt_tos=(QUEUE,)

@@ -7,7 +7,7 @@ import smtplib
 
 import pytest
 
-from maildesk import report
+from maildesk.store import reports as report
 from tests.hostile.support import QUEUE, ingest, show
 from tests.mail import message
 
@@ -61,8 +61,8 @@ def test_f088_no_secret_in_logs_or_replies_when_the_database_fails(services, cap
 
     from sqlalchemy import create_engine
 
-    from maildesk.app import system_clock
-    from maildesk.inbound.smtp import IntakeHandler, controller
+    from maildesk.daemon.app import system_clock
+    from maildesk.daemon.smtp import IntakeHandler, controller
     from tests.conftest import free_port
 
     secret = "Hunter2-Secret-Pw"

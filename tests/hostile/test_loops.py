@@ -7,10 +7,10 @@ from datetime import timedelta
 
 import pytest
 
-from maildesk import report
-from maildesk.app import build
-from maildesk.lifecycle import Change
-from maildesk.manage import change
+from maildesk.daemon.app import build
+from maildesk.desk.lifecycle import Change
+from maildesk.store import reports as report
+from maildesk.store.edits import change
 from tests.conftest import NOW, make_config
 from tests.hostile.support import (
     ingest,
@@ -71,7 +71,7 @@ def test_f060_our_own_notification_coming_back_changes_nothing(desk):
     with desk.engine.connect() as conn:
         from sqlalchemy import select
 
-        from maildesk.models import outbox
+        from maildesk.store.models import outbox
 
         raw = conn.execute(select(outbox.c.raw).where(outbox.c.id == ack["id"])).scalar_one()
     before = show(desk, "SUP-1")
@@ -93,7 +93,7 @@ def test_f061_no_reply_style_senders_get_no_reply(desk, local):
     ingest(desk, message(sender=f"{local}@robot.example"))
     assert [
         r
-        for r in __import__("maildesk.report").report.list_outbox(desk.engine)
+        for r in __import__("maildesk.store.reports").store.reports.list_outbox(desk.engine)
         if r["recipient"] == f"{local}@robot.example"
     ] == []
 

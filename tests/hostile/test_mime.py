@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import select
 
 from maildesk.inbound.parse import Unprocessable, check_limits, parse
-from maildesk.models import inbound, messages
-from maildesk.report import trace
+from maildesk.store.models import inbound, messages
+from maildesk.store.reports import trace
 from tests.conftest import NOW
 from tests.hostile.support import (
     BASIC,

@@ -19,11 +19,11 @@ from aiosmtpd.smtp import AuthResult
 from sqlalchemy import update
 
 from maildesk.addresses import addresses_in, one_line
-from maildesk.app import build
-from maildesk.models import outbox
-from maildesk.outbound import notify
+from maildesk.daemon.app import build
 from maildesk.outbound.compose import Headers, compose
 from maildesk.outbound.render import Rendered
+from maildesk.store import outbox as notify
+from maildesk.store.models import outbox
 from tests.conftest import NOW, free_port, make_config, need
 from tests.hostile.support import ingest, outbox_to, show
 from tests.integration.sink import Sink
@@ -106,7 +106,8 @@ def test_f070_stored_hostile_recipient_is_refused_before_any_smtp(desk, sink):
 def test_f073_one_row_per_recipient_so_a_refusal_touches_only_its_own(desk, sink):
     ingest(desk, message())
     rows = sorted(
-        __import__("maildesk.report").report.list_outbox(desk.engine), key=lambda r: r["id"]
+        __import__("maildesk.store.reports").store.reports.list_outbox(desk.engine),
+        key=lambda r: r["id"],
     )
     assert len(rows) == 3  # the ack and one notice per consultant
     sink.answer(550)

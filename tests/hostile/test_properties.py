@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from maildesk.app import Services
+from maildesk.daemon.app import Services
 from maildesk.inbound.parse import parse
 from tests.hostile.support import ingest, show, sqlite_desk, ticket_count
 from tests.mail import message

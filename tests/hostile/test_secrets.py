@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from maildesk.app import system_clock
-from maildesk.inbound.imap import Mailbox
-from maildesk.inbound.imap_config import accounts_from
+from maildesk.config.imap import accounts_from
+from maildesk.daemon.app import system_clock
+from maildesk.daemon.imap import Mailbox
 from tests.conftest import _reset_pg, free_port
 from tests.hostile.support import Dialogue, listener, sqlite_desk
 from tests.integration.daemon import Daemon, wait_for, write_config

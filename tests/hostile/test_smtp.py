@@ -16,10 +16,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import create_engine, event, select, text
 
-from maildesk import db
-from maildesk.app import build, system_clock
-from maildesk.inbound.smtp import IntakeHandler, controller
-from maildesk.models import inbound
+from maildesk.daemon.app import build, system_clock
+from maildesk.daemon.smtp import IntakeHandler, controller
+from maildesk.store import db
+from maildesk.store.models import inbound
 from tests.conftest import NOW, free_port
 from tests.hostile.support import (
     QUEUE,

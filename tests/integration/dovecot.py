@@ -10,7 +10,7 @@ import time
 
 from imapclient import IMAPClient
 
-from maildesk.inbound.imap_config import ImapAccount, accounts_from
+from maildesk.config.imap import ImapAccount, accounts_from
 
 HOST, PORT = "127.0.0.1", 10143
 PASSWORD = "secret"

@@ -21,12 +21,12 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
-from maildesk import report
-from maildesk.app import Services, build
+from maildesk.daemon.app import Services, build
+from maildesk.daemon.smtp import IntakeHandler, controller
+from maildesk.daemon.worker import Result
 from maildesk.inbound import commands
-from maildesk.inbound.smtp import IntakeHandler, controller
-from maildesk.inbound.worker import Result
-from maildesk.models import messages, outbox
+from maildesk.store import reports as report
+from maildesk.store.models import messages, outbox
 from tests.conftest import NOW, free_port, make_config
 from tests.integration.sink import Received, Sink
 from tests.mail import message

@@ -9,7 +9,7 @@ import threading
 import pytest
 from sqlalchemy import create_engine, func, select
 
-from maildesk.models import inbound, messages, tickets
+from maildesk.store.models import inbound, messages, tickets
 from tests.integration.daemon import Daemon, wait_for, write_config
 from tests.mail import message
 

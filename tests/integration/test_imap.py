@@ -12,11 +12,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from maildesk.app import build, system_clock
+from maildesk.daemon import imap
+from maildesk.daemon.app import build, system_clock
+from maildesk.daemon.imap import Mailbox, check, explain, recipients_for, store_once
 from maildesk.inbound import decide as decide_module
-from maildesk.inbound import imap, pipeline
-from maildesk.inbound.imap import Mailbox, check, explain, recipients_for, store_once
-from maildesk.models import inbound, tickets
+from maildesk.inbound import pipeline
+from maildesk.store.models import inbound, tickets
 from tests.conftest import NOW, make_config, need
 from tests.integration import dovecot
 from tests.integration.dovecot import account, append, messages

@@ -15,10 +15,10 @@ import time
 import pytest
 from sqlalchemy import select as sql_select
 
-from maildesk.app import system_clock
-from maildesk.inbound import imap
-from maildesk.inbound.imap import Mailbox
-from maildesk.models import inbound
+from maildesk.daemon import imap
+from maildesk.daemon.app import system_clock
+from maildesk.daemon.imap import Mailbox
+from maildesk.store.models import inbound
 from tests.integration import dovecot
 from tests.integration.dovecot import account, append, messages
 from tests.integration.test_imap import imap_log, mailboxes, running, spooled, ticket_keys

@@ -20,11 +20,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import event, select
 
-from maildesk import report
-from maildesk.app import Services, build
-from maildesk.inbound.spool import store
-from maildesk.inbound.worker import Result
-from maildesk.models import outbox
+from maildesk.daemon.app import Services, build
+from maildesk.daemon.worker import Result
+from maildesk.store import reports as report
+from maildesk.store.models import outbox
+from maildesk.store.spool import store
 from tests.conftest import NOW, make_config
 from tests.integration.sink import Received, Sink
 from tests.mail import message
@@ -490,7 +490,7 @@ import sys
 from datetime import datetime
 from sqlalchemy import create_engine
 from maildesk.config import OutboundConfig
-from maildesk.outbound.relay import Sender
+from maildesk.daemon.sender import Sender
 url, port, now = sys.argv[1:]
 config = OutboundConfig(host="127.0.0.1", port=int(port), timeout_seconds=120)
 Sender(create_engine(url), config).flush(datetime.fromisoformat(now))

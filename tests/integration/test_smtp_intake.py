@@ -8,9 +8,9 @@ from dataclasses import replace
 import pytest
 from sqlalchemy import create_engine, select
 
-from maildesk.app import system_clock
-from maildesk.inbound.smtp import IntakeHandler, controller
-from maildesk.models import inbound
+from maildesk.daemon.app import system_clock
+from maildesk.daemon.smtp import IntakeHandler, controller
+from maildesk.store.models import inbound
 from tests.conftest import free_port
 from tests.mail import message
 

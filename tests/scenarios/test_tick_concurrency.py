@@ -18,12 +18,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 
 from maildesk import config as config_module
-from maildesk import manage
-from maildesk.app import Services, build
-from maildesk.inbound.spool import store
-from maildesk.lifecycle import Change
-from maildesk.models import outbox, tickets
-from maildesk.tick import tick
+from maildesk.daemon.app import Services, build
+from maildesk.daemon.tick import tick
+from maildesk.desk.lifecycle import Change
+from maildesk.store import edits as manage
+from maildesk.store.models import outbox, tickets
+from maildesk.store.spool import store
 from tests.integration.daemon import write_config
 from tests.mail import message
 

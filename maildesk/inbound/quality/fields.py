@@ -10,8 +10,8 @@ import html
 import re
 import unicodedata
 
-from maildesk.inbound.parse import Attachment  # noqa: F401 - one Attachment type for all
-from maildesk.inbound.subject import fold
+from maildesk.desk.effects import Attachment  # noqa: F401 - one Attachment type for all
+from maildesk.inbound.quality.subject import fold
 
 MAX_VALUE_CHARS = 200
 MAX_TEXT_CHARS = 100_000

@@ -10,8 +10,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from maildesk.inbound.fields import Attachment, clean_value, is_label_line
-from maildesk.inbound.subject import fold
+from maildesk.desk.effects import Attachment
+from maildesk.inbound.quality.fields import clean_value, is_label_line
+from maildesk.inbound.quality.subject import fold
 
 _M = re.IGNORECASE | re.MULTILINE
 _IMAGE_NAME = re.compile(r"\.(?:png|jpe?g|gif|bmp|tiff?|webp)$", re.IGNORECASE)

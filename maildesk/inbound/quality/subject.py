@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from maildesk.inbound.assess import QualityConfig
+    from maildesk.config.quality import QualityConfig
 
 # Every reason a verdict can give, in the order they are reported.
 REASONS = (

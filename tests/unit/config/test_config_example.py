@@ -5,7 +5,7 @@ from pathlib import Path
 
 from maildesk import config
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.toml"
+EXAMPLE = Path(__file__).resolve().parents[3] / "config.example.toml"
 
 
 def test_example_loads_and_equals_the_embedded_defaults():

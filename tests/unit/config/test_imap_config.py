@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from maildesk.config import ConfigError
-from maildesk.inbound.imap_config import ImapAccount, accounts_from
+from maildesk.config.imap import ImapAccount, accounts_from
 
 BASE = {"name": "support", "host": "imap.example.com", "username": "desk", "password": "pw"}
 

@@ -8,7 +8,7 @@ import textwrap
 
 import pytest
 
-from maildesk import memory
+from maildesk.daemon import memory
 
 glibc_only = pytest.mark.skipif(memory._LIBC is None, reason="needs glibc's malloc_trim")
 
@@ -16,7 +16,7 @@ glibc_only = pytest.mark.skipif(memory._LIBC is None, reason="needs glibc's mall
 _FRAGMENT_THEN_TRIM = textwrap.dedent(
     """
     import sys
-    from maildesk import memory
+    from maildesk.daemon import memory
 
     def anon_kb():
         with open("/proc/self/status") as fh:

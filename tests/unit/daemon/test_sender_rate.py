@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from maildesk.inbound.smtp import SenderRate
+from maildesk.daemon.smtp import SenderRate
 
 T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 

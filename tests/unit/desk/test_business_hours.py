@@ -12,7 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from maildesk.business_hours import BusinessCalendar, BusinessHoursConfig, from_mapping
+from maildesk.config.hours import BusinessHoursConfig, from_mapping
+from maildesk.desk.business_hours import BusinessCalendar
 
 ZURICH = ZoneInfo("Europe/Zurich")
 H = timedelta(hours=1)

@@ -10,8 +10,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from maildesk.business_hours import BusinessCalendar
-from maildesk.sla import DEFAULT_OBJECTIVES, Objective, evaluate
+from maildesk.config.sla import DEFAULT_OBJECTIVES, Objective
+from maildesk.desk.business_hours import BusinessCalendar
+from maildesk.desk.sla import evaluate
 
 ZURICH = ZoneInfo("Europe/Zurich")
 H = timedelta(hours=1)

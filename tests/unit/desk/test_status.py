@@ -1,7 +1,7 @@
 """The status table and change planning: what may follow what, and what the customer is told.
 
 The expected table is written out here from the business rules (domain §6, §8, §9), so a
-change to `maildesk.status.TRANSITIONS` has to be a deliberate one.
+change to `maildesk.desk.status.TRANSITIONS` has to be a deliberate one.
 """
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as hs
 
-from maildesk import status as st
-from maildesk.effects import Notify, SetAttribute, SetStatus
-from maildesk.inbound.view import TicketRef
-from maildesk.lifecycle import Change, plan
+from maildesk.desk import status as st
+from maildesk.desk.effects import Notify, SetAttribute, SetStatus
+from maildesk.desk.lifecycle import Change, plan
+from maildesk.desk.view import TicketRef
 
 ESC = {"escalated_spc", "escalated_rpc", "escalated_l2", "consulting", "waiting_patch"}
 WORK = {"in_progress", "waiting_customer", "closed"}

@@ -10,20 +10,18 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from maildesk.inbound.assess import (
-    REQUIRABLE,
+from maildesk.config.quality import REQUIRABLE, QualityConfig, from_mapping
+from maildesk.desk.effects import Attachment
+from maildesk.inbound.quality.assess import (
     Assessment,
-    Attachment,
-    QualityConfig,
     SubjectVerdict,
     assess,
     detect_language,
-    from_mapping,
     judge_subject,
     merge_reply,
 )
-from maildesk.inbound.subject import REASONS
-from tests.unit.quality_cases import CASES
+from maildesk.inbound.quality.subject import REASONS
+from tests.unit.inbound.quality_cases import CASES
 
 DEFAULTS = {
     "type": "assistance",

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from maildesk.inbound.quotes import html_to_text, strip_reply, strip_reply_html
 
-CORPORA = Path(__file__).resolve().parents[2].parent / "shared" / "corpora" / "replies"
+CORPORA = Path(__file__).resolve().parents[3].parent / "shared" / "corpora" / "replies"
 TALON = CORPORA / "talon"
 STANDARD = TALON / "tests" / "fixtures" / "standard_replies"
 UNLABELLED = ("email-reply-parser", "mail-parser-reply")  # their READMEs give no expected text

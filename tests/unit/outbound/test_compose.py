@@ -15,7 +15,8 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from maildesk.outbound.compose import AUTO_GENERATED, AUTO_REPLIED, Headers, compose
+from maildesk.desk.effects import AUTO_GENERATED, AUTO_REPLIED
+from maildesk.outbound.compose import Headers, compose
 from maildesk.outbound.render import Rendered
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from markupsafe import escape
 
-from maildesk.labels import label
+from maildesk.desk.labels import label
 from maildesk.outbound.render import (
     CONTEXT_NAMES,
     TEMPLATE_NAMES,
@@ -19,7 +19,7 @@ from maildesk.outbound.render import (
     sample_context,
 )
 
-TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "emails"
+TEMPLATES = Path(__file__).resolve().parents[3] / "templates" / "emails"
 LANGUAGES = ("fr", "de", "en")
 HOSTILE = "<script>alert(1)</script> {{ 7*7 }} {% raw %}\r\nBcc: victim@example.com\u2028x"
 

@@ -1,0 +1,72 @@
+"""What flows through the pipeline: the frozen `Draft` each step returns anew, and the
+`Context` every step may consult. Plain values: nothing here reads or writes anything."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from maildesk.config import Config, Queue
+from maildesk.desk.effects import Decision, Effect, NewMessage, Outcome
+from maildesk.desk.view import View
+from maildesk.inbound.parse import Parsed
+from maildesk.inbound.screen import Screening
+from maildesk.inbound.thread import Threading
+from maildesk.msgid import MessageIds
+
+
+@dataclass(frozen=True)
+class Context:
+    """What every step may consult: configuration, the read-only view, our Message-IDs."""
+
+    config: Config
+    view: View
+    ids: MessageIds
+    now: datetime
+
+
+@dataclass(frozen=True)
+class Draft:
+    parsed: Parsed
+    rcpt_tos: tuple[str, ...] = ()
+    envelope_from: str | None = None
+    screening: Screening | None = None
+    queue: Queue | None = None
+    threading: Threading | None = None
+    decisions: tuple[Decision, ...] = ()
+    effects: tuple[Effect, ...] = ()
+    outcome: Outcome | None = field(default=None)
+    flags: tuple[str, ...] = ()  # oddities carried into the outcome's reason
+
+    def note(self, step: str, action: str, reason: str = "") -> Draft:
+        return replace(self, decisions=(*self.decisions, Decision(step, action, reason)))
+
+    def finish(self, outcome: str, reason: str, ticket_key: str | None, *effects: Effect) -> Draft:
+        if self.flags:
+            reason = f"{reason} ({', '.join(self.flags)})"
+        result = Outcome(outcome, reason, ticket_key, self.parsed.message_id)
+        return replace(self, effects=(*self.effects, *effects), outcome=result)
+
+
+Step = Callable[[Draft, Context], Draft]
+
+
+def message_of(
+    draft: Draft, *, automatic: bool = False, kind: str = "customer", text: str | None = None
+) -> NewMessage:
+    """The inbound message as it is stored on a ticket (`text` replaces the body, e.g. a
+    consultant's answer without its commands)."""
+    p = draft.parsed
+    return NewMessage(
+        message_id=p.message_id,
+        dedup_key=p.dedup_key,
+        sender=p.sender,
+        sender_name=p.sender_name,
+        subject=p.subject,
+        text_body=p.text_body if text is None else text,
+        html_body=p.html_body,
+        attachments=p.attachments,
+        automatic=automatic,
+        kind=kind,
+    )
