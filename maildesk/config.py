@@ -136,6 +136,13 @@ class ProcessingConfig:
     # New tickets one sender address may open per hour; past it, mail joins their latest
     # open ticket of that hour instead (a robot with fresh subjects). 0: no cap.
     new_tickets_per_sender_per_hour: int = 20
+    # The MIME-bomb guard (`maildesk.inbound.limits`): a message with more of one of these
+    # than allowed is quarantined at once with `mime_limits: ...`, before the parser runs.
+    max_header_fields: int = 1000
+    max_mime_parts: int = 1000
+    max_mime_depth: int = 50
+    max_attachments: int = 200
+    max_content_type_parameters: int = 100
 
 
 @dataclass(frozen=True)
@@ -285,6 +292,11 @@ def from_mapping(data: dict[str, Any], source: str = "(mapping)") -> Config:
                 "default_queue": _str,
                 "workers": _worker_count,
                 "new_tickets_per_sender_per_hour": _cap,
+                "max_header_fields": _positive_int,
+                "max_mime_parts": _positive_int,
+                "max_mime_depth": _mime_depth,
+                "max_attachments": _positive_int,
+                "max_content_type_parameters": _positive_int,
             },
         ),
         templates=reader.section(
@@ -574,6 +586,18 @@ def _cap(key: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ConfigError(f"{key}: must be a whole number, 0 for no cap, got {value!r}")
     return value
+
+
+MAX_MIME_DEPTH = 200  # deeper trees come near the parser's recursion limit
+
+
+def _mime_depth(key: str, value: Any) -> int:
+    depth = _positive_int(key, value)
+    if depth > MAX_MIME_DEPTH:
+        raise ConfigError(
+            f"{key}: at most {MAX_MIME_DEPTH} (the parser recurses once per level), got {value!r}"
+        )
+    return depth
 
 
 def _worker_count(key: str, value: Any) -> int:
