@@ -62,18 +62,19 @@ MAX_PARAMETER_WORK = 500_000_000
 # `From ` line, up to the first line that is none of them (the blank line, or a body
 # line that lost its separator). Lines end in CRLF, LF or CR, as for the parser.
 _HEADER_BLOCK_RE = re.compile(rb"(?:(?:From |[!-9;-~]*:|[ \t])[^\r\n]*(?:\r\n|\n|\r|\Z))*")
+# A CR that ends a line by itself (the parser takes it for a line end): made a LF before
+# the scans below, which look for a line start as "\n" (a literal prefix: fast).
+_BARE_CR_RE = re.compile(rb"\r(?!\n)")
 # A field line: a name, then `:` (a line of only `:` has no name and builds no field).
-_FIELD_RE = re.compile(rb"(?:^|(?<=[\r\n]))[!-9;-~]+:")
+_FIELD_RE = re.compile(rb"\n[!-9;-~]+:")
 # These run on the lower-cased copy (see exceeded).
-_ATTACHMENT_RE = re.compile(rb"(?:^|(?<=[\r\n]))content-disposition:\s*attachment")
-_CTYPE_LINE_RE = re.compile(
-    rb"(?:^|(?<=[\r\n]))content-(?:type|disposition):[^\r\n]*(?:(?:\r\n|\n|\r)[ \t][^\r\n]*)*"
-)
+_ATTACHMENT_RE = re.compile(rb"\ncontent-disposition:\s*attachment")
+_CTYPE_LINE_RE = re.compile(rb"\ncontent-(?:type|disposition):[^\r\n]*(?:\r?\n[ \t][^\r\n]*)*")
 # A boundary as declared: quoted or not, and the RFC 2231 forms (`boundary*=`).
 _BOUNDARY_RE = re.compile(rb'(?i)boundary\s*=\s*"?([^";\r\n]+)')
 _RFC2231_BOUNDARY = b"boundary*"
 # A line that may be a delimiter: `--` at the start of a line, then the rest of the line.
-_DASH_LINE_RE = re.compile(rb"(?:^|(?<=[\r\n]))--([^\r\n]*)")
+_DASH_LINE_RE = re.compile(rb"\n--([^\r\n]*)")
 # The start of each parameter that is not empty or only whitespace: the `;` before it.
 _FILLED_RE = re.compile(rb";[ \t\r\n]*[^; \t\r\n]")
 # A parameter of only comments (not nested) and whitespace.
@@ -88,16 +89,19 @@ def exceeded(raw: bytes, limits: MimeLimits) -> str | None:
     Plain substring counts on one lower-cased copy first; the exact counts (regular
     expressions, a walk over the delimiter lines) only run where a plain count says a
     limit may be passed, so an ordinary 20 MB mail costs a few scans."""
-    fields = header_fields(raw)
-    if fields > limits.header_fields:
+    if header_fields(raw) > limits.header_fields:
         return f"more than {limits.header_fields} header fields"
-    low = b"\n" + raw.lower()  # "\n" + line start: every field starts after a line end
-    dash_lines = low.count(b"\n--") + low.count(b"\r--")  # at least every delimiter line
-    if dash_lines > limits.parts and mime_parts(raw, declared_boundaries(raw, low)) > limits.parts:
-        return f"more than {limits.parts} MIME parts"
+    if _BARE_CR_RE.search(raw):
+        raw = _BARE_CR_RE.sub(b"\n", raw)
+    raw = b"\n" + raw  # every line, the first too, starts after a "\n"
+    low = raw.lower()
+    dash_lines = low.count(b"\n--")  # at least every delimiter line
+    if dash_lines > limits.parts:
+        boundaries = declared_boundaries(raw, low)
+        if mime_parts(raw, boundaries, stop_above=limits.parts) > limits.parts:
+            return f"more than {limits.parts} MIME parts"
     if (
-        low.count(b"\ncontent-disposition:") + low.count(b"\rcontent-disposition:")
-        > limits.attachments
+        low.count(b"\ncontent-disposition:") > limits.attachments
         and len(_ATTACHMENT_RE.findall(low)) > limits.attachments
     ):
         return f"more than {limits.attachments} attachments"
@@ -113,7 +117,9 @@ def exceeded(raw: bytes, limits: MimeLimits) -> str | None:
 def header_fields(raw: bytes) -> int:
     """Fields of the top-level header block, as the parser builds them."""
     block = _HEADER_BLOCK_RE.match(raw)
-    return len(_FIELD_RE.findall(block.group())) if block else 0
+    if not block:
+        return 0
+    return len(_FIELD_RE.findall(b"\n" + _BARE_CR_RE.sub(b"\n", block.group())))
 
 
 def declared_boundaries(raw: bytes, low: bytes) -> set[bytes] | None:
@@ -127,7 +133,8 @@ def declared_boundaries(raw: bytes, low: bytes) -> set[bytes] | None:
 
 def _delimiters(raw: bytes, boundaries: set[bytes] | None):
     """(boundary, closing) of each delimiter line, in order: `--B` opens a part of B's
-    multipart, `--B--` closes it; trailing whitespace is allowed, as by the parser."""
+    multipart, `--B--` closes it; trailing whitespace is allowed, as by the parser. Lines
+    start after a "\n" (`raw` starts with one; bare CRs are LFs by now)."""
     for match in _DASH_LINE_RE.finditer(raw):
         rest = match.group(1).rstrip(b" \t")
         if boundaries is None or rest in boundaries:
@@ -136,16 +143,24 @@ def _delimiters(raw: bytes, boundaries: set[bytes] | None):
             yield rest[:-2], True
 
 
-def mime_parts(raw: bytes, boundaries: set[bytes] | None) -> int:
+def mime_parts(raw: bytes, boundaries: set[bytes] | None, stop_above: int | None = None) -> int:
     """Parts the parser would build: one per opening delimiter line of a declared boundary
-    (a part without a Content-Type is a part too; a Content-Type line in a text is not)."""
-    return sum(1 for _, closing in _delimiters(raw, boundaries) if not closing)
+    (a part without a Content-Type is a part too; a Content-Type line in a text is not).
+    `raw` as `exceeded` reads it: starting with "\n", bare CRs made LFs. Counting stops
+    once above `stop_above`."""
+    count = 0
+    for _, closing in _delimiters(raw, boundaries):
+        count += not closing
+        if stop_above is not None and count > stop_above:
+            break
+    return count
 
 
 def nesting(raw: bytes, boundaries: set[bytes] | None) -> int:
     """The most boundaries open at once: a boundary is open from its first delimiter line
     to its closing one (or the end of the message, never closed). Nested multiparts are
-    open together; sibling ones (a digest of forwarded mails) one after the other."""
+    open together; sibling ones (a digest of forwarded mails) one after the other. `raw`
+    as for `mime_parts`."""
     opened: dict[bytes, int] = {}
     closed: dict[bytes, int] = {}
     for index, (boundary, closing) in enumerate(_delimiters(raw, boundaries)):

@@ -141,6 +141,15 @@ def test_1001_header_fields_are_refused_as_before(desk):
     _is_refused(desk, raw, "mime_limits: more than 1000 header fields")
 
 
+def test_fields_ending_in_a_bare_cr_are_fields_too(desk):
+    # The parser ends a line at a lone CR as well: 1,200 fields are 1,200 fields.
+    raw = raw_mail(BASIC + "".join(f"\r\nX-Filler-{i}: v" for i in range(1200))).replace(
+        b"\r\n", b"\r"
+    )
+    assert header_fields(raw) == 1203
+    _is_refused(desk, raw, "mime_limits: more than 1000 header fields")
+
+
 def test_content_type_lines_quoted_in_a_text_are_not_parts(desk):
     log = "\r\n".join(f"Content-Type: text/plain (export {i})" for i in range(1500))
     _is_a_normal_request(desk, raw_mail(BASIC, f"Bonjour, la transmission échoue :\r\n{log}\r\n"))
