@@ -70,7 +70,9 @@ _FIELD_RE = re.compile(rb"\n[!-9;-~]+:")
 # These run on the lower-cased copy (see exceeded).
 _ATTACHMENT_RE = re.compile(rb"\ncontent-disposition:\s*attachment")
 _CTYPE_LINE_RE = re.compile(rb"\ncontent-(?:type|disposition):[^\r\n]*(?:\r?\n[ \t][^\r\n]*)*")
-# A boundary as declared: quoted or not, and the RFC 2231 forms (`boundary*=`).
+# A boundary as declared, quoted or not; one in an RFC 2231 form (`boundary*=`, found in
+# the lower-cased copy) is left to the parser to decode (see declared_boundaries). Only
+# run where a count says a limit may be passed: case-insensitive, it is slow on 20 MB.
 _BOUNDARY_RE = re.compile(rb'(?i)boundary\s*=\s*"?([^";\r\n]+)')
 _RFC2231_BOUNDARY = b"boundary*"
 # A line that may be a delimiter: `--` at the start of a line, then the rest of the line.
