@@ -85,6 +85,16 @@ def addresses_in(msg: EmailMessage, header: str) -> list[tuple[str, str]]:
 
 
 _FOLD = re.compile(r"\r?\n(?=[ \t])")
+# The only defects a value may have and still be read: an empty element of the list
+# (`a@x.ch,, b@y.ch`, the obsolete syntax of RFC 5322 §4.4). A comma names no mailbox, so
+# 500 of them around three addresses are three addresses, not a defective header.
+_EMPTY_ELEMENTS = frozenset(
+    (
+        "empty element in address-list",
+        "address-list entry with no content",
+        "empty element in mailbox-list",
+    )
+)
 MAX_ADDRESS_HEADER = 16_384  # characters: a hundred recipients fit with room to spare
 
 
@@ -98,7 +108,7 @@ def _parse_header_value(raw: str) -> list[tuple[str, str]]:
         return []  # a bare line break inside one header value: never an address
     try:
         parsed = HeaderRegistry()("to", unfolded)
-        if parsed.defects:
+        if any(str(d) not in _EMPTY_ELEMENTS for d in parsed.defects):
             return []
         candidates = [(a.display_name, a.addr_spec) for a in parsed.addresses]
     except Exception:  # noqa: BLE001 - e.g. a display name that decodes to CR/LF

@@ -28,6 +28,7 @@ from maildesk.config.values import (
     _cap,
     _header_text,
     _language,
+    _mime_depth,
     _outbound_tls,
     _port,
     _positive_float,
@@ -143,6 +144,13 @@ class ProcessingConfig:
     # New tickets one sender address may open per hour; past it, mail joins their latest
     # open ticket of that hour instead (a robot with fresh subjects). 0: no cap.
     new_tickets_per_sender_per_hour: int = 20
+    # The MIME-bomb guard (`maildesk.inbound.limits`): a message with more of one of these
+    # than allowed is quarantined at once with `mime_limits: ...`, before the parser runs.
+    max_header_fields: int = 1000
+    max_mime_parts: int = 1000
+    max_mime_depth: int = 50
+    max_attachments: int = 200
+    max_content_type_parameters: int = 100
 
 
 @dataclass(frozen=True)
@@ -292,6 +300,11 @@ def from_mapping(data: dict[str, Any], source: str = "(mapping)") -> Config:
                 "default_queue": _str,
                 "workers": _worker_count,
                 "new_tickets_per_sender_per_hour": _cap,
+                "max_header_fields": _positive_int,
+                "max_mime_parts": _positive_int,
+                "max_mime_depth": _mime_depth,
+                "max_attachments": _positive_int,
+                "max_content_type_parameters": _positive_int,
             },
         ),
         templates=reader.section(
@@ -508,6 +521,3 @@ def _queue(where: str, item: Any) -> Queue:
     if not addresses:
         raise ConfigError(f"{where}.addresses: at least one address is required")
     return Queue(name, prefix, addresses, closed_reply)
-
-
-# --- value checkers: each names the key and what is allowed --------------------------

@@ -78,6 +78,18 @@ def _cap(key: str, value: Any) -> int:
     return value
 
 
+MAX_MIME_DEPTH = 200  # deeper trees come near the parser's recursion limit
+
+
+def _mime_depth(key: str, value: Any) -> int:
+    depth = _positive_int(key, value)
+    if depth > MAX_MIME_DEPTH:
+        raise ConfigError(
+            f"{key}: at most {MAX_MIME_DEPTH} (the parser recurses once per level), got {value!r}"
+        )
+    return depth
+
+
 def _worker_count(key: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 16:
         raise ConfigError(f"{key}: must be a whole number from 0 to 16, got {value!r}")

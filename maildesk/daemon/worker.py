@@ -19,6 +19,7 @@ from maildesk import logs
 from maildesk.clock import utc
 from maildesk.config import Config
 from maildesk.desk.effects import Decision
+from maildesk.inbound.limits import MimeLimits
 from maildesk.inbound.parse import Unprocessable, parse
 from maildesk.inbound.pipeline import Context, Draft, run
 from maildesk.msgid import MessageIds
@@ -90,6 +91,7 @@ class Worker:
         self.config = config
         self.ids = ids
         self.notifier = notifier
+        self.limits = MimeLimits.of(config.processing)
 
     def process_due(self, now: datetime, batch: int = 20) -> list[Result]:
         """Process up to `batch` due messages, claiming them one at a time.
@@ -160,7 +162,7 @@ class Worker:
     ) -> tuple[Result, Claim]:
         with reading(self.engine) as conn:
             row = conn.execute(_ROW, {"row": inbound_id}).one()
-        parsed = parse(row.raw)  # pure and the costliest step: outside the write lock
+        parsed = parse(row.raw, self.limits)  # pure and the costliest step: outside the write lock
         envelope_from = row.mail_from if row.source == "smtp" else None
         with self.engine.begin() as conn:
             draft = Draft(parsed, tuple(row.rcpt_tos or ()), envelope_from)
@@ -227,11 +229,10 @@ class Worker:
         )
         return Result(inbound_id, "quarantined" if final else "retry", None, message_id, reason)
 
-    @staticmethod
-    def _message_id(conn: Connection, inbound_id: int) -> str | None:
+    def _message_id(self, conn: Connection, inbound_id: int) -> str | None:
         """The failed message's Message-ID, so `maildesk trace` finds the failure too."""
         raw = conn.execute(select(inbound.c.raw).where(inbound.c.id == inbound_id)).scalar()
         try:
-            return parse(raw).message_id if raw is not None else None
+            return parse(raw, self.limits).message_id if raw is not None else None
         except Exception:  # noqa: BLE001 - the parse may be what failed
             return None

@@ -21,6 +21,7 @@ import nh3
 
 from maildesk.addresses import addresses_in, one_line, text_of_raw_header
 from maildesk.desk.effects import Attachment
+from maildesk.inbound.limits import MimeLimits, exceeded
 
 MSGID_RE = re.compile(r"<([^<>\s]{1,500})>")
 # Headers read by the screening and routing steps (lower-cased names).
@@ -90,70 +91,28 @@ class Unprocessable(ValueError):
     """Mail beyond our limits: quarantined at once with this reason, never retried."""
 
 
-MAX_PARTS = 1000
-MAX_DEPTH = 50
-MAX_HEADER_FIELDS = 1000
 MAX_HTML_CHARS = 2 * 1024 * 1024
 MAX_HTML_TEXT_CHARS = 512 * 1024
-MAX_PARAMETERS = 100
-# The parameter parser copies the rest of the header once per `;`: its cost grows with
-# parameters × header length. ~25 ms of work, summed over the message; a 10,000-character
-# RFC 2231 file name (1,000 continuation sections) needs a sixth of it.
-MAX_PARAMETER_WORK = 500_000_000
-MAX_ATTACHMENTS = 200
-# These two run on the lower-cased copy (see check_limits).
-_ATTACHMENT_RE = re.compile(rb"(?m)^content-disposition:[ \t]*attachment")
-_CTYPE_LINE_RE = re.compile(rb"(?m)^content-(?:type|disposition):[^\r\n]*(?:\r?\n[ \t][^\r\n]*)*")
-# An RFC 2231 continuation section after the first (`filename*1*=`): part of one parameter.
-_CONTINUATION_RE = re.compile(rb";\s*[^;=\s*]+\*0*[1-9][0-9]*\*?\s*=")
-_BOUNDARY_RE = re.compile(rb'(?i)boundary\s*=\s*"?([^";\r\n]{1,200})')
-_FIELD_RE = re.compile(rb"(?m)^[!-9;-~]+:")
 
 
-def check_limits(raw: bytes) -> None:
-    """Cheap byte counts before the parser runs, so a MIME bomb never reaches it (the
-    stdlib needs seconds for 50,000 parts and recurses once per nesting level).
-
-    The counts run on one lower-cased copy with plain substring counts; the regular
-    expressions (case-insensitive ones are slow on a 200 KB attachment) only run where a
-    count says a limit may be passed."""
-    ends = [i for i in (raw.find(b"\r\n\r\n"), raw.find(b"\n\n")) if i >= 0]
-    head = raw[: min(ends)] if ends else raw
-    if len(_FIELD_RE.findall(head)) > MAX_HEADER_FIELDS:
-        raise Unprocessable(f"mime_limits: more than {MAX_HEADER_FIELDS} header fields")
-    low = b"\n" + raw.lower()  # "\n" + line start: every field starts after a "\n"
-    if low.count(b"\ncontent-type:") > MAX_PARTS:
-        raise Unprocessable(f"mime_limits: more than {MAX_PARTS} MIME parts")
-    if (
-        low.count(b"\ncontent-disposition:") > MAX_ATTACHMENTS
-        and len(_ATTACHMENT_RE.findall(low)) > MAX_ATTACHMENTS
-    ):
-        raise Unprocessable(f"mime_limits: more than {MAX_ATTACHMENTS} attachments")
-    if low.count(b"boundary") > MAX_DEPTH and len(set(_BOUNDARY_RE.findall(raw))) > MAX_DEPTH:
-        raise Unprocessable(f"mime_limits: MIME nesting deeper than {MAX_DEPTH}")
-    _check_parameters(_CTYPE_LINE_RE.findall(low))
+def check_limits(raw: bytes, limits: MimeLimits | None = None) -> None:
+    """Counts before the parser runs, so a MIME bomb never reaches it (the stdlib needs
+    seconds for 50,000 parts and recurses once per nesting level): what the parser would
+    build, against `limits` (the `[processing]` limits; the defaults when None). See
+    `maildesk.inbound.limits` for how each limit counts."""
+    reason = exceeded(raw, limits or MimeLimits())
+    if reason is not None:
+        raise Unprocessable(f"mime_limits: {reason}")
 
 
-def _check_parameters(lines: list[bytes]) -> None:
-    """The stdlib's parameter parser is quadratic (gh-136063): 50,000 take a minute. A long
-    file name split into RFC 2231 sections counts as one parameter, within the work budget."""
-    work = 0
-    for line in lines:
-        separators = line.count(b";")
-        if separators - len(_CONTINUATION_RE.findall(line)) > MAX_PARAMETERS:
-            raise Unprocessable(f"mime_limits: more than {MAX_PARAMETERS} Content-Type parameters")
-        work += separators * len(line)
-        if work > MAX_PARAMETER_WORK:
-            raise Unprocessable("mime_limits: Content-Type parameters too long to parse")
-
-
-def parse(raw: bytes) -> Parsed:
-    """The message as the pipeline sees it; Unprocessable when it cannot be read at all.
+def parse(raw: bytes, limits: MimeLimits | None = None) -> Parsed:
+    """The message as the pipeline sees it; Unprocessable when it cannot be read at all,
+    or when it is beyond `limits` (the defaults of `MimeLimits` when None).
 
     The stdlib parser can raise on hostile input (a NUL in an RFC 2231 charset name of a
     boundary: ValueError); that is a property of the bytes, so retrying cannot help: it
     becomes Unprocessable and the mail is quarantined with the reason, raw bytes kept."""
-    check_limits(raw)
+    check_limits(raw, limits)
     try:
         return _storable(_parse(raw))
     except Unprocessable:

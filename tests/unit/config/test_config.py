@@ -241,6 +241,17 @@ WRONG = {
         "[outbound]\nhost = 'relay.example.com'\nusername = 'desk'\npassword = 'x'\n",
         "outbound.tls",
     ),
+    "zero-header-fields": ("[processing]\nmax_header_fields = 0\n", "processing.max_header_fields"),
+    "text-mime-parts": ("[processing]\nmax_mime_parts = '1000'\n", "processing.max_mime_parts"),
+    "negative-attachments": ("[processing]\nmax_attachments = -1\n", "processing.max_attachments"),
+    "fractional-parameters": (
+        "[processing]\nmax_content_type_parameters = 100.5\n",
+        "processing.max_content_type_parameters",
+    ),
+    "depth-beyond-the-parser": (
+        "[processing]\nmax_mime_depth = 500\n",
+        "processing.max_mime_depth",
+    ),
 }
 
 
@@ -286,3 +297,22 @@ def test_relay_password_is_not_in_the_repr_or_any_error():
             {"outbound": {"host": "relay.example.com", "username": "d", "password": password}}
         )
     assert password not in str(raised.value)
+
+
+def test_mime_limits_are_read_from_processing(tmp_path):
+    text = (
+        "[processing]\nmax_header_fields = 2000\nmax_mime_parts = 3000\nmax_mime_depth = 80\n"
+        "max_attachments = 400\nmax_content_type_parameters = 250\n"
+    )
+    loaded = config.load(write(tmp_path, text)).processing
+    assert (
+        loaded.max_header_fields,
+        loaded.max_mime_parts,
+        loaded.max_mime_depth,
+        loaded.max_attachments,
+        loaded.max_content_type_parameters,
+    ) == (2000, 3000, 80, 400, 250)
+    with pytest.raises(ConfigError, match=r"processing\.max_mime_depth: at most 200"):
+        config.load(write(tmp_path, "[processing]\nmax_mime_depth = 201\n"))
+    with pytest.raises(ConfigError, match=r"must be a positive integer, got 0"):
+        config.load(write(tmp_path, "[processing]\nmax_mime_parts = 0\n"))
