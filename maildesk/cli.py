@@ -335,11 +335,13 @@ def _imap_check(args: argparse.Namespace, config: config_module.Config) -> int:
 def _status(args: argparse.Namespace, config: config_module.Config) -> int:
     from maildesk import report
     from maildesk.app import build
+    from maildesk.cluster import lost_after
 
     found = report.status(
         build(config).engine,
         args.now or datetime.now(UTC),
-        alive_within=config.cluster.lease_seconds,
+        alive_within=lost_after(config.cluster.lease_seconds),
+        forget_after=config.cluster.forget_after,
     )
     if args.json:
         print(json.dumps(found, ensure_ascii=False, indent=2, default=str))

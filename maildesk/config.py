@@ -20,6 +20,9 @@ from maildesk.business_hours import BusinessHoursConfig
 from maildesk.business_hours import from_mapping as business_hours_from_mapping
 from maildesk.inbound.assess import QualityConfig
 from maildesk.inbound.assess import from_mapping as quality_from_mapping
+from maildesk.inbound.relays import network
+from maildesk.inbound.spam import DEFAULT_HEADERS as DEFAULT_SPAM_HEADERS
+from maildesk.inbound.spam import NAMES as SPAM_HEADER_NAMES
 from maildesk.sla import DEFAULT_OBJECTIVES, Objective
 
 DEFAULT_DB_URL = "sqlite:///maildesk.db"
@@ -65,10 +68,18 @@ class SmtpConfig:
     # Open connections at once: in all, and from one client address. Past either, a new
     # connection is greeted with `421` and closed (the client retries later).
     max_connections: int = 100
-    max_connections_per_client: int = 20
+    # Well above an MTA's parallel deliveries (Postfix: 20, plus cached connections).
+    max_connections_per_client: int = 50
     # Messages one envelope sender may deliver per minute (sliding window, per instance);
     # past it, MAIL FROM answers `451 4.7.1` and the sender retries later. 0: no limit.
     messages_per_sender_per_minute: int = 60
+    # The desk's own MTA (addresses or networks): not capped per client, and its spam
+    # headers are believed (maildesk.inbound.relays).
+    trusted_relays: tuple[str, ...] = ()
+    # STARTTLS on the listener: both files (PEM) or neither; loaded at start.
+    tls_cert_file: str = ""
+    tls_key_file: str = ""
+    require_tls: bool = False  # true: `530 5.7.0` to MAIL before STARTTLS
 
 
 @dataclass(frozen=True)
@@ -136,6 +147,9 @@ class ProcessingConfig:
     # New tickets one sender address may open per hour; past it, mail joins their latest
     # open ticket of that hour instead (a robot with fresh subjects). 0: no cap.
     new_tickets_per_sender_per_hour: int = 20
+    # The MTA's spam verdict is read from these headers (maildesk.inbound.spam), only in
+    # mail from a `[smtp] trusted_relays` client. Empty: no verdict is read.
+    spam_headers: tuple[str, ...] = DEFAULT_SPAM_HEADERS
 
 
 @dataclass(frozen=True)
@@ -159,6 +173,8 @@ class SchedulerConfig:
 @dataclass(frozen=True)
 class ClusterConfig:
     lease_seconds: float = 30.0  # a dead instance's IMAP mailboxes are taken over within this
+    # `maildesk status` drops an instance silent for this long (seconds; one day).
+    forget_after: float = 86400.0
 
 
 DEFAULT_QUEUES = (
@@ -245,6 +261,10 @@ def from_mapping(data: dict[str, Any], source: str = "(mapping)") -> Config:
                 "max_connections": _positive_int,
                 "max_connections_per_client": _positive_int,
                 "messages_per_sender_per_minute": _cap,
+                "trusted_relays": _networks,
+                "tls_cert_file": _str,
+                "tls_key_file": _str,
+                "require_tls": _bool,
             },
         ),
         outbound=reader.section(
@@ -285,6 +305,7 @@ def from_mapping(data: dict[str, Any], source: str = "(mapping)") -> Config:
                 "default_queue": _str,
                 "workers": _worker_count,
                 "new_tickets_per_sender_per_hour": _cap,
+                "spam_headers": _spam_headers,
             },
         ),
         templates=reader.section(
@@ -305,7 +326,11 @@ def from_mapping(data: dict[str, Any], source: str = "(mapping)") -> Config:
         business_hours=_business_hours(reader.data.pop("business_hours", {}), data),
         sla=_sla(reader.data.pop("sla", {})),
         scheduler=reader.section("scheduler", SchedulerConfig, {"tick_seconds": _positive_float}),
-        cluster=reader.section("cluster", ClusterConfig, {"lease_seconds": _positive_float}),
+        cluster=reader.section(
+            "cluster",
+            ClusterConfig,
+            {"lease_seconds": _positive_float, "forget_after": _positive_float},
+        ),
         imap=_imap(reader.data.pop("imap", []), queues),
         source=source,
     )
@@ -317,6 +342,7 @@ def from_mapping(data: dict[str, Any], source: str = "(mapping)") -> Config:
         )
     reader.reject_unknown()
     _check_smtp(config.smtp)
+    _check_cluster(config.cluster)
     _check_outbound(config.outbound)
     if config.processing.default_queue:
         try:
@@ -335,6 +361,33 @@ def _check_smtp(smtp: SmtpConfig) -> None:
         raise ConfigError(
             f"smtp.max_connections_per_client: at most smtp.max_connections "
             f"({smtp.max_connections}), got {smtp.max_connections_per_client}"
+        )
+    _check_listener_tls(smtp)
+
+
+def _check_listener_tls(smtp: SmtpConfig) -> None:
+    """Both TLS files or neither; they must exist; require_tls needs them."""
+    given = [key for key in ("tls_cert_file", "tls_key_file") if getattr(smtp, key)]
+    if len(given) == 1:
+        missing = "tls_key_file" if given == ["tls_cert_file"] else "tls_cert_file"
+        raise ConfigError(f"smtp.{missing}: required when smtp.{given[0]} is set")
+    for key in given:
+        if not Path(getattr(smtp, key)).is_file():
+            raise ConfigError(f"smtp.{key}: {getattr(smtp, key)!r}: no such file")
+    if smtp.require_tls and not given:
+        raise ConfigError(
+            "smtp.require_tls: needs smtp.tls_cert_file and smtp.tls_key_file "
+            "(there is no TLS to require without a certificate)"
+        )
+
+
+def _check_cluster(cluster: ClusterConfig) -> None:
+    lost_after = cluster.lease_seconds / 2  # three heartbeats (one every lease_seconds / 6)
+    if cluster.forget_after <= lost_after:
+        raise ConfigError(
+            f"cluster.forget_after: must be longer than three heartbeats "
+            f"({lost_after:g} s with lease_seconds = {cluster.lease_seconds:g}), "
+            f"got {cluster.forget_after:g}"
         )
 
 
@@ -602,6 +655,36 @@ def _string_list(key: str, value: Any) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
         raise ConfigError(f"{key}: must be an array of non-empty strings")
     return tuple(v.strip().lower() for v in value)
+
+
+def _networks(key: str, value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{key}: must be an array of addresses or networks (e.g. 10.1.0.0/16)")
+    found = []
+    for i, text in enumerate(value):
+        try:
+            found.append(str(network(text)))
+        except ValueError:
+            raise ConfigError(
+                f"{key}[{i}]: {text!r} is not an IP address or network "
+                "(e.g. 192.0.2.7, 10.1.0.0/16, ::1)"
+            ) from None
+    return tuple(found)
+
+
+def _spam_headers(key: str, value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{key}: must be an array of header names")
+    names = []
+    for i, text in enumerate(value):
+        canonical = SPAM_HEADER_NAMES.get(text.strip().lower())
+        if canonical is None:
+            raise ConfigError(
+                f"{key}[{i}]: {text!r} is not a spam header maildesk can read "
+                f"(allowed: {', '.join(SPAM_HEADER_NAMES.values())})"
+            )
+        names.append(canonical)
+    return tuple(dict.fromkeys(names))
 
 
 def _address(key: str, value: Any) -> str:

@@ -26,6 +26,7 @@ from maildesk.effects import (
 )
 from maildesk.inbound import qualify
 from maildesk.inbound.screen import BOUNCE
+from maildesk.inbound.spam import SPAM
 from maildesk.inbound.staff import staff_reply
 from maildesk.inbound.thread import trusted
 from maildesk.inbound.trust import staff_verdict
@@ -88,8 +89,12 @@ def _automatic(draft: Draft, ctx: Context) -> Draft:
     why = f"{screening.kind}: {screening.reason}"
     if ticket is None:
         return draft.note("decide", "ignored", why).finish("ignored", why, None)
-    effect = AppendMessage(ticket.key, _message(draft, automatic=True))
-    return draft.note("decide", "stored-automatic", why).finish("ignored", why, ticket.key, effect)
+    effects: tuple[Effect, ...] = (AppendMessage(ticket.key, _message(draft, automatic=True)),)
+    if screening.kind == SPAM:  # flagged on the ticket: no notice, but staff can see it
+        effects += (RecordEvent(ticket.key, "spam", draft.parsed.sender, screening.reason),)
+    return draft.note("decide", "stored-automatic", why).finish(
+        "ignored", why, ticket.key, *effects
+    )
 
 
 def _closed(draft: Draft, ctx: Context, ticket: TicketRef, people: tuple) -> Draft:

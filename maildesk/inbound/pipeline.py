@@ -1,6 +1,6 @@
 """The processing pipeline: small pure steps over a frozen `Draft`, ending in effects.
 
-    STEPS = (dedupe, screen_step, route_step, thread_step, decide)
+    STEPS = (dedupe, screen_step, spam_step, route_step, thread_step, decide)
 
 Each step reads the draft (and the read-only `View`), adds its decision to the trace and
 returns a new draft; a step that settles the outcome stops the run. Nothing here writes.
@@ -16,8 +16,10 @@ from maildesk.config import Config, Queue
 from maildesk.effects import Decision, Effect, Outcome
 from maildesk.inbound import decide as decide_module
 from maildesk.inbound.parse import Parsed
+from maildesk.inbound.relays import Origin
 from maildesk.inbound.route import route
 from maildesk.inbound.screen import Screening, screen
+from maildesk.inbound.spam import spam_step
 from maildesk.inbound.thread import Threading, thread
 from maildesk.inbound.view import View
 from maildesk.msgid import MessageIds
@@ -38,6 +40,7 @@ class Draft:
     parsed: Parsed
     rcpt_tos: tuple[str, ...] = ()
     envelope_from: str | None = None
+    origin: Origin = field(default_factory=Origin)  # client, trusted relay, TLS (intake)
     screening: Screening | None = None
     queue: Queue | None = None
     threading: Threading | None = None
@@ -103,11 +106,25 @@ def parse_notes(draft: Draft) -> Draft:
 
 
 Step = Callable[[Draft, Context], Draft]
-STEPS: tuple[Step, ...] = (dedupe, screen_step, route_step, thread_step, decide_module.decide)
+STEPS: tuple[Step, ...] = (
+    dedupe,
+    screen_step,
+    spam_step,
+    route_step,
+    thread_step,
+    decide_module.decide,
+)
+
+
+def intake_notes(draft: Draft) -> Draft:
+    """How an SMTP mail reached us (client, trusted relay, TLS version and cipher)."""
+    if draft.origin.peer is None:
+        return draft
+    return draft.note("intake", "smtp", draft.origin.describe())
 
 
 def run(draft: Draft, ctx: Context) -> Draft:
-    draft = parse_notes(draft)
+    draft = parse_notes(intake_notes(draft))
     for step in STEPS:
         draft = step(draft, ctx)
         if draft.outcome is not None:
