@@ -7,6 +7,7 @@ loopback address (127.0.0.2), which the kernel routes like any other host.
 
 from __future__ import annotations
 
+import json
 import shutil
 import smtplib
 import ssl
@@ -34,6 +35,7 @@ from tests.hostile.support import (
     sqlite_desk,
     ticket_count,
 )
+from tests.integration.daemon import write_config
 from tests.mail import message
 
 RELAY = "127.0.0.1"  # the trusted MTA in these tests
@@ -392,3 +394,18 @@ def test_listener_tls_config_errors_name_the_key(tmp_path, cert, smtp, error):
     values = {k: paths.get(v, v) if isinstance(v, str) else v for k, v in smtp.items()}
     with pytest.raises(config_module.ConfigError, match=error):
         _config(tmp_path, smtp=values)
+
+
+def test_ingest_believes_the_verdict_only_when_told_it_comes_from_the_mta(tmp_path, capsys):
+    from maildesk.cli import main
+
+    cfg, _port = write_config(tmp_path, f"sqlite:///{tmp_path / 'desk.db'}")
+    eml = tmp_path / "spam.eml"
+    eml.write_bytes(message(headers={"X-Spam-Flag": "YES"}))
+    assert main(["--config", str(cfg), "ingest", "--now", NOW.isoformat(), str(eml)]) == 0
+    eml.write_bytes(message(message_id="<piped@acme.ch>", headers={"X-Spam-Flag": "YES"}))
+    args = ["--config", str(cfg), "ingest", "--trusted-relay", str(eml)]
+    assert main(args) == 0
+    first, piped = (json.loads(line) for line in capsys.readouterr().out.splitlines())
+    assert first["outcome"] == "created"
+    assert (piped["outcome"], piped["reason"]) == ("ignored", "spam: X-Spam-Flag: YES")
