@@ -66,12 +66,25 @@ def decide(draft: Draft, ctx: Context) -> Draft:
             ctx.config.staff.trusted_authserv_ids,
             ctx.view.recipient_of,
         )
+        if trusted and ctx.config.staff.trusted_authserv_ids and _past_the_relays(draft, ctx):
+            trusted, why = False, "Authentication-Results not believed: not from a trusted relay"
         if trusted:
             return staff_reply(draft.note("trust", "staff", why), ctx, ticket)
         draft = draft.note("trust", "suspected-forgery", f"staff sender not trusted: {why}")
     if ticket.status == st.CLOSED:
         return _closed(draft, ctx, ticket, people)
     return _on_reply(draft, ctx, ticket, people)
+
+
+def _past_the_relays(draft: Draft, ctx: Context) -> bool:
+    """An SMTP mail that did not come through a `[smtp] trusted_relays` MTA, where some are
+    set: nobody checked its Authentication-Results, so whatever they say is the sender's."""
+    origin = draft.origin
+    return (
+        bool(ctx.config.smtp.trusted_relays)
+        and origin.peer is not None
+        and not origin.relay_trusted
+    )
 
 
 def _automatic(draft: Draft, ctx: Context) -> Draft:

@@ -409,3 +409,40 @@ def test_ingest_believes_the_verdict_only_when_told_it_comes_from_the_mta(tmp_pa
     first, piped = (json.loads(line) for line in capsys.readouterr().out.splitlines())
     assert first["outcome"] == "created"
     assert (piped["outcome"], piped["reason"]) == ("ignored", "spam: X-Spam-Flag: YES")
+
+
+# --- Authentication-Results: believed from the relays only, where relays are set -----------
+
+
+def _consultant_reply(desk) -> bytes:
+    [note] = outbox_to(desk, "consultant@help.example")
+    return message(
+        sender="Consultant <consultant@help.example>",
+        subject="Re: [SUP-1]",
+        body="Voici la correction.\n",
+        message_id="<staff-1@help.example>",
+        in_reply_to=note["message_id"],
+        headers={"Authentication-Results": "mx.help.example; dkim=pass header.d=help.example"},
+    )
+
+
+@pytest.mark.parametrize(("trusted", "relayed"), [(True, True), (False, False)])
+def test_authentication_results_count_only_through_a_trusted_relay(tmp_path, trusted, relayed):
+    desk = sqlite_desk(
+        tmp_path,
+        smtp={"trusted_relays": [RELAY]},
+        staff={
+            "addresses": ["consultant@help.example"],
+            "trusted_authserv_ids": ["mx.help.example"],
+        },
+    )
+    assert _spool(desk, message(), trusted=True).ticket == "SUP-1"
+    peer = RELAY if trusted else STRANGER
+    result = _spool(desk, _consultant_reply(desk), trusted=trusted, peer=peer)
+    assert ("relayed" in (result.reason or "")) is relayed
+    if not relayed:
+        trace = report.trace(desk.engine, "<staff-1@help.example>")
+        [trust] = [d for d in trace if d["step"] == "trust"]
+        assert trust["reason"].endswith(
+            "Authentication-Results not believed: not from a trusted relay"
+        )
