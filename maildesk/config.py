@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import ssl
 import tomllib
 import zoneinfo
 from dataclasses import dataclass, field
@@ -374,6 +375,16 @@ def _check_listener_tls(smtp: SmtpConfig) -> None:
     for key in given:
         if not Path(getattr(smtp, key)).is_file():
             raise ConfigError(f"smtp.{key}: {getattr(smtp, key)!r}: no such file")
+    if len(given) == 2:
+        try:
+            ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(
+                smtp.tls_cert_file, smtp.tls_key_file
+            )
+        except (ssl.SSLError, OSError) as exc:
+            raise ConfigError(
+                f"smtp.tls_cert_file: cannot use {smtp.tls_cert_file!r} with "
+                f"{smtp.tls_key_file!r} (PEM certificate chain and its private key): {exc}"
+            ) from None
     if smtp.require_tls and not given:
         raise ConfigError(
             "smtp.require_tls: needs smtp.tls_cert_file and smtp.tls_key_file "

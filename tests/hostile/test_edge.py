@@ -387,6 +387,7 @@ def test_require_tls_refuses_mail_before_starttls_with_530(tmp_path, cert):
         ({"tls_key_file": "KEY"}, "smtp.tls_cert_file: required when smtp.tls_key_file is set"),
         ({"require_tls": True}, "smtp.require_tls: needs smtp.tls_cert_file"),
         ({"tls_cert_file": "/nowhere.pem", "tls_key_file": "KEY"}, "no such file"),
+        ({"tls_cert_file": "KEY", "tls_key_file": "CERT"}, "smtp.tls_cert_file: cannot use"),
     ],
 )
 def test_listener_tls_config_errors_name_the_key(tmp_path, cert, smtp, error):
