@@ -9,6 +9,7 @@ bounce. `.ci/postfix.sh` installs Postfix in CI.
 
 from __future__ import annotations
 
+import os
 import shutil
 import smtplib
 from collections import Counter
@@ -56,6 +57,7 @@ def _deferred_twice(postfix: PrivatePostfix, queue_ids: set[str]) -> bool:
 def test_postfix_defers_retries_and_delivers_everything_once(tmp_path):
     need("Postfix (bash .ci/postfix.sh installs it)", postfix_available())
     need("the openssl command", shutil.which("openssl") is not None)
+    need("root (a Postfix instance starts as root)", os.geteuid() == 0)
     cert, key = certificate(tmp_path)
     db_url = f"sqlite:///{tmp_path / 'desk.db'}"
     extra = (
