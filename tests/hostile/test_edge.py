@@ -11,7 +11,6 @@ import json
 import shutil
 import smtplib
 import ssl
-import subprocess
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -36,6 +35,7 @@ from tests.hostile.support import (
     ticket_count,
 )
 from tests.integration.daemon import write_config
+from tests.integration.postfix import certificate
 from tests.mail import message
 
 RELAY = "127.0.0.1"  # the trusted MTA in these tests
@@ -311,25 +311,10 @@ def test_spam_over_the_real_listener_is_believed_from_the_relay_only(tmp_path):
 # --- STARTTLS on the listener -----------------------------------------------------------
 
 
-def certificate(folder: Path) -> tuple[Path, Path]:
-    """A throw-away self-signed certificate for 127.0.0.1 (openssl CLI) and its key."""
-    need("the openssl command", shutil.which("openssl") is not None)
-    cert, key = folder / "listener-cert.pem", folder / "listener-key.pem"
-    subprocess.run(
-        [
-            *("openssl", "req", "-x509", "-days", "2", "-newkey", "rsa:2048", "-nodes"),
-            *("-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1"),
-            *("-addext", "subjectAltName=IP:127.0.0.1"),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
-    return cert, key
-
-
 @pytest.fixture
 def cert(tmp_path) -> tuple[Path, Path]:
+    """A throw-away self-signed certificate for 127.0.0.1 and its key (openssl CLI)."""
+    need("the openssl command", shutil.which("openssl") is not None)
     return certificate(tmp_path)
 
 
