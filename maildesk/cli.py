@@ -64,6 +64,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="ADDRESS",
         help="envelope recipient (repeatable); default: read To/Cc/Delivered-To",
     )
+    ingest.add_argument(
+        "--trusted-relay",
+        action="store_true",
+        help="the mail comes from your MTA (a pipe): its spam verdict is believed "
+        "([processing] spam_headers), as from an [smtp] trusted_relays client",
+    )
     ingest.set_defaults(handler=_ingest)
 
     _add_ticket_commands(sub)
@@ -170,6 +176,7 @@ def _run(args: argparse.Namespace, config: config_module.Config) -> int:
 
 def _ingest(args: argparse.Namespace, config: config_module.Config) -> int:
     from maildesk.daemon.app import build
+    from maildesk.inbound.relays import Origin
     from maildesk.store.spool import store
 
     try:
@@ -188,7 +195,12 @@ def _ingest(args: argparse.Namespace, config: config_module.Config) -> int:
             continue
         try:
             inbound_id = store(
-                services.spool, raw, source="ingest", now=now, rcpt_tos=tuple(args.rcpt)
+                services.spool,
+                raw,
+                source="ingest",
+                now=now,
+                rcpt_tos=tuple(args.rcpt),
+                origin=Origin(relay_trusted=args.trusted_relay),
             )
         except Exception as exc:  # noqa: BLE001 - not stored: temporary failure (exit 75)
             print(f"maildesk: {name}: could not store the message: {exc}", file=sys.stderr)
@@ -334,12 +346,14 @@ def _imap_check(args: argparse.Namespace, config: config_module.Config) -> int:
 
 def _status(args: argparse.Namespace, config: config_module.Config) -> int:
     from maildesk.daemon.app import build
+    from maildesk.daemon.cluster import lost_after
     from maildesk.store import reports as report
 
     found = report.status(
         build(config).engine,
         args.now or datetime.now(UTC),
-        alive_within=config.cluster.lease_seconds,
+        alive_within=lost_after(config.cluster.lease_seconds),
+        forget_after=config.cluster.forget_after,
     )
     if args.json:
         print(json.dumps(found, ensure_ascii=False, indent=2, default=str))

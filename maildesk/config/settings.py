@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import os
 import re
+import ssl
 import tomllib
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from maildesk.config.edge import DEFAULT_SPAM_HEADERS, _networks, _spam_headers
 from maildesk.config.errors import ConfigError
 from maildesk.config.hours import BusinessHoursConfig
 from maildesk.config.hours import from_mapping as business_hours_from_mapping
@@ -76,10 +78,18 @@ class SmtpConfig:
     # Open connections at once: in all, and from one client address. Past either, a new
     # connection is greeted with `421` and closed (the client retries later).
     max_connections: int = 100
-    max_connections_per_client: int = 20
+    # Well above an MTA's parallel deliveries (Postfix: 20, plus cached connections).
+    max_connections_per_client: int = 50
     # Messages one envelope sender may deliver per minute (sliding window, per instance);
     # past it, MAIL FROM answers `451 4.7.1` and the sender retries later. 0: no limit.
     messages_per_sender_per_minute: int = 60
+    # The desk's own MTA (addresses or networks): not capped per client, and its spam
+    # headers are believed (maildesk.inbound.relays).
+    trusted_relays: tuple[str, ...] = ()
+    # STARTTLS on the listener: both files (PEM) or neither; loaded at start.
+    tls_cert_file: str = ""
+    tls_key_file: str = ""
+    require_tls: bool = False  # true: `530 5.7.0` to MAIL before STARTTLS
 
 
 @dataclass(frozen=True)
@@ -151,6 +161,9 @@ class ProcessingConfig:
     max_mime_depth: int = 50
     max_attachments: int = 200
     max_content_type_parameters: int = 100
+    # The MTA's spam verdict is read from these headers (maildesk.inbound.spam), only in
+    # mail from a `[smtp] trusted_relays` client. Empty: no verdict is read.
+    spam_headers: tuple[str, ...] = DEFAULT_SPAM_HEADERS
 
 
 @dataclass(frozen=True)
@@ -174,6 +187,8 @@ class SchedulerConfig:
 @dataclass(frozen=True)
 class ClusterConfig:
     lease_seconds: float = 30.0  # a dead instance's IMAP mailboxes are taken over within this
+    # `maildesk status` drops an instance silent for this long (seconds; one day).
+    forget_after: float = 86400.0
 
 
 DEFAULT_QUEUES = (
@@ -260,6 +275,10 @@ def from_mapping(data: dict[str, Any], source: str = "(mapping)") -> Config:
                 "max_connections": _positive_int,
                 "max_connections_per_client": _positive_int,
                 "messages_per_sender_per_minute": _cap,
+                "trusted_relays": _networks,
+                "tls_cert_file": _str,
+                "tls_key_file": _str,
+                "require_tls": _bool,
             },
         ),
         outbound=reader.section(
@@ -305,6 +324,7 @@ def from_mapping(data: dict[str, Any], source: str = "(mapping)") -> Config:
                 "max_mime_depth": _mime_depth,
                 "max_attachments": _positive_int,
                 "max_content_type_parameters": _positive_int,
+                "spam_headers": _spam_headers,
             },
         ),
         templates=reader.section(
@@ -325,7 +345,11 @@ def from_mapping(data: dict[str, Any], source: str = "(mapping)") -> Config:
         business_hours=_business_hours(reader.data.pop("business_hours", {}), data),
         sla=_sla(reader.data.pop("sla", {})),
         scheduler=reader.section("scheduler", SchedulerConfig, {"tick_seconds": _positive_float}),
-        cluster=reader.section("cluster", ClusterConfig, {"lease_seconds": _positive_float}),
+        cluster=reader.section(
+            "cluster",
+            ClusterConfig,
+            {"lease_seconds": _positive_float, "forget_after": _positive_float},
+        ),
         imap=_imap(reader.data.pop("imap", []), queues),
         source=source,
     )
@@ -337,6 +361,7 @@ def from_mapping(data: dict[str, Any], source: str = "(mapping)") -> Config:
         )
     reader.reject_unknown()
     _check_smtp(config.smtp)
+    _check_cluster(config.cluster)
     _check_outbound(config.outbound)
     if config.processing.default_queue:
         try:
@@ -355,6 +380,43 @@ def _check_smtp(smtp: SmtpConfig) -> None:
         raise ConfigError(
             f"smtp.max_connections_per_client: at most smtp.max_connections "
             f"({smtp.max_connections}), got {smtp.max_connections_per_client}"
+        )
+    _check_listener_tls(smtp)
+
+
+def _check_listener_tls(smtp: SmtpConfig) -> None:
+    """Both TLS files or neither; they must exist; require_tls needs them."""
+    given = [key for key in ("tls_cert_file", "tls_key_file") if getattr(smtp, key)]
+    if len(given) == 1:
+        missing = "tls_key_file" if given == ["tls_cert_file"] else "tls_cert_file"
+        raise ConfigError(f"smtp.{missing}: required when smtp.{given[0]} is set")
+    for key in given:
+        if not Path(getattr(smtp, key)).is_file():
+            raise ConfigError(f"smtp.{key}: {getattr(smtp, key)!r}: no such file")
+    if len(given) == 2:
+        try:
+            ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(
+                smtp.tls_cert_file, smtp.tls_key_file
+            )
+        except (ssl.SSLError, OSError) as exc:
+            raise ConfigError(
+                f"smtp.tls_cert_file: cannot use {smtp.tls_cert_file!r} with "
+                f"{smtp.tls_key_file!r} (PEM certificate chain and its private key): {exc}"
+            ) from None
+    if smtp.require_tls and not given:
+        raise ConfigError(
+            "smtp.require_tls: needs smtp.tls_cert_file and smtp.tls_key_file "
+            "(there is no TLS to require without a certificate)"
+        )
+
+
+def _check_cluster(cluster: ClusterConfig) -> None:
+    lost_after = cluster.lease_seconds / 2  # three heartbeats (one every lease_seconds / 6)
+    if cluster.forget_after <= lost_after:
+        raise ConfigError(
+            f"cluster.forget_after: must be longer than three heartbeats "
+            f"({lost_after:g} s with lease_seconds = {cluster.lease_seconds:g}), "
+            f"got {cluster.forget_after:g}"
         )
 
 

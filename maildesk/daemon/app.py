@@ -164,6 +164,7 @@ def run(config: Config, clock: Callable[[], datetime] = system_clock) -> int:
         f"{config.smtp.host}:{config.smtp.port}",
         config.cluster.lease_seconds,
         [a.name for a in config.imap],
+        config.cluster.forget_after,
     )
     member.join()
     member.beat()

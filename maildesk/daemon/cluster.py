@@ -4,6 +4,10 @@ PostgreSQL (or SQLite, for the single instance) is the only coordinator. Each in
 records a heartbeat; each IMAP mailbox is leased to one instance at a time, renewed by a
 background thread. A lease not renewed for `lease_seconds` expires and another instance
 takes the mailbox over; a mailbox thread only reads the cached verdict (`holds`).
+
+An instance that was killed never leaves: `maildesk status` shows it `lost` once it has
+missed three heartbeats, and the live instances delete its row once it has been silent
+for `[cluster] forget_after` (its leases were taken over long before).
 """
 
 from __future__ import annotations
@@ -24,6 +28,17 @@ from maildesk.clock import utc
 from maildesk.store.models import instances, leases
 
 log = logging.getLogger("maildesk.cluster")
+LOST_AFTER_BEATS = 3
+
+
+def beat_seconds(lease_seconds: float) -> float:
+    """How often an instance beats: 1/6 of the takeover time (see Membership)."""
+    return lease_seconds / 6
+
+
+def lost_after(lease_seconds: float) -> float:
+    """Seconds of silence after which `status` calls an instance lost: three beats missed."""
+    return LOST_AFTER_BEATS * beat_seconds(lease_seconds)
 
 
 class Membership:
@@ -34,6 +49,7 @@ class Membership:
         smtp: str,
         lease_seconds: float = 30.0,
         names: Iterable[str] = (),
+        forget_after: float = 86400.0,
     ) -> None:
         self.engine = engine
         self.clock = clock
@@ -42,7 +58,8 @@ class Membership:
         # A lease lapses after 2/3 of the takeover time and is renewed every 1/6 of it, so a
         # dead instance's mailboxes are taken over within `lease_seconds`.
         self.lease = timedelta(seconds=lease_seconds * 2 / 3)
-        self.beat_seconds = lease_seconds / 6
+        self.beat_seconds = beat_seconds(lease_seconds)
+        self.forget_after = timedelta(seconds=forget_after)
         self.names = tuple(f"imap:{n}" for n in names)
         self._held: set[str] = set()
         self._lock = threading.Lock()
@@ -73,6 +90,13 @@ class Membership:
             conn.execute(
                 update(instances).where(instances.c.id == self.id).values(heartbeat_at=now)
             )
+            forgotten = conn.execute(
+                delete(instances).where(
+                    instances.c.heartbeat_at < now - self.forget_after, instances.c.id != self.id
+                )
+            ).rowcount
+        if forgotten:
+            logs.decision(log, instance=self.id, action="forgot-lost-instances", count=forgotten)
         held = {name for name in self.names if self._take(name, now)}
         with self._lock:
             gained, lost = held - self._held, self._held - held

@@ -7,13 +7,20 @@ in a thread so the event loop keeps serving other connections.
 Floods are refused with temporary replies, so a real sender only waits: past
 `max_connections_per_client` (or `max_connections` in all) a new connection is greeted
 with `421` and closed; past `messages_per_sender_per_minute` MAIL FROM answers
-`451 4.7.1`. Both are counted in memory, per instance.
+`451 4.7.1`. Both are counted in memory, per instance. Clients in `trusted_relays` (the
+desk's own MTA, which carries everyone's mail) are not capped per client; the total cap
+holds for them too.
+
+With `tls_cert_file`/`tls_key_file` the listener offers STARTTLS (and with `require_tls`
+answers `530 5.7.0` to MAIL before it); each spool row records the client, whether it is a
+trusted relay and the session's TLS version and cipher.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -24,6 +31,7 @@ from sqlalchemy import Engine
 from maildesk import logs
 from maildesk.addresses import normalise_address
 from maildesk.config import Config
+from maildesk.inbound.relays import Origin, TrustedRelays
 from maildesk.store.spool import GroupCommit
 
 log = logging.getLogger("maildesk.smtp")
@@ -32,6 +40,7 @@ TEMPFAIL = "451 4.3.0 Temporary local problem, please try again later"
 SENDER_DEFERRED = "451 4.7.1 Too much mail from this sender, please try again later"
 CLIENT_BUSY = "421 4.7.0 Too many connections from your address, please try again later"
 SERVER_BUSY = "421 4.3.2 Too many connections, please try again later"
+TLS_REQUIRED = "530 5.7.0 Must issue a STARTTLS command first"
 WINDOW = timedelta(minutes=1)
 
 
@@ -149,6 +158,7 @@ class IntakeHandler:
         self.on_stored = on_stored
         self.spool = GroupCommit(engine)
         self.rate = SenderRate(config.smtp.messages_per_sender_per_minute)
+        self.relays = TrustedRelays(config.smtp.trusted_relays)
         self._quiet = Quiet()
 
     async def handle_MAIL(
@@ -159,6 +169,9 @@ class IntakeHandler:
         address: str,
         mail_options: list[str],
     ) -> str:
+        if self.config.smtp.require_tls and session.ssl is None:
+            logs.decision(log, peer=_peer(session), action="refused", reason="MAIL before STARTTLS")
+            return TLS_REQUIRED
         sender = sender_key(address)
         now = self.clock()
         if self.rate.exceeded(sender, now):
@@ -210,9 +223,16 @@ class IntakeHandler:
         raw = envelope.original_content or envelope.content
         if isinstance(raw, str):
             raw = raw.encode("utf-8", "surrogateescape")
+        client = _client(session.peer)
+        origin = Origin(client[:100], self.relays.covers(client), _tls_of(session))
         try:
             inbound_id = await asyncio.get_running_loop().run_in_executor(
-                None, self._store, bytes(raw), envelope.mail_from or "", tuple(envelope.rcpt_tos)
+                None,
+                self._store,
+                bytes(raw),
+                envelope.mail_from or "",
+                tuple(envelope.rcpt_tos),
+                origin,
             )
         except Exception as exc:  # noqa: BLE001 - storage failed: the sender must retry (451)
             logs.decision(
@@ -233,14 +253,33 @@ class IntakeHandler:
         )
         return TEMPFAIL
 
-    def _store(self, raw: bytes, mail_from: str, rcpt_tos: tuple[str, ...]) -> int:
+    def _store(self, raw: bytes, mail_from: str, rcpt_tos: tuple[str, ...], origin: Origin) -> int:
         return self.spool.store(
             raw,
             source="smtp",
             now=self.clock(),
             mail_from=mail_from,
             rcpt_tos=rcpt_tos,
+            origin=origin,
         )
+
+
+def _tls_of(session: Session) -> str | None:
+    """The session's TLS version and cipher ("TLSv1.3 TLS_AES_256_GCM_SHA384"), or None."""
+    extra = session.ssl
+    conn = extra.get("ssl_object") if isinstance(extra, dict) else None
+    if conn is None:
+        return None
+    cipher = conn.cipher()
+    return f"{conn.version()} {cipher[0] if cipher else '?'}"[:100]
+
+
+def tls_context(cert_file: str, key_file: str) -> ssl.SSLContext:
+    """The listener's STARTTLS context: TLS 1.2 or later, no client certificate asked."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(cert_file, key_file)
+    return context
 
 
 def _peer(session: Session) -> str:
@@ -260,10 +299,17 @@ class ConnectionGate:
     when its last connection closes: memory follows the connections actually open.
     """
 
-    def __init__(self, total: int, per_client: int, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        total: int,
+        per_client: int,
+        clock: Callable[[], datetime],
+        uncapped: Callable[[str], bool] = lambda _client: False,
+    ) -> None:
         self.total = total
         self.per_client = per_client
         self.clock = clock
+        self.uncapped = uncapped  # trusted relays: only the total cap applies
         self.open = 0
         self._by_client: dict[str, int] = {}
         self._quiet = Quiet()
@@ -272,7 +318,7 @@ class ConnectionGate:
         """Count the connection in and return None, or return the `421` reply to refuse it."""
         if self.open >= self.total:
             return self._refuse(client, SERVER_BUSY, f"{self.total} connections open in all")
-        if self._by_client.get(client, 0) >= self.per_client:
+        if self._by_client.get(client, 0) >= self.per_client and not self.uncapped(client):
             return self._refuse(
                 client, CLIENT_BUSY, f"{self.per_client} connections open from this client"
             )
@@ -344,8 +390,13 @@ class _Controller(Controller):
 
 def controller(handler: IntakeHandler, config: Config) -> Controller:
     gate = ConnectionGate(
-        config.smtp.max_connections, config.smtp.max_connections_per_client, handler.clock
+        config.smtp.max_connections,
+        config.smtp.max_connections_per_client,
+        handler.clock,
+        handler.relays.covers,
     )
+    smtp = config.smtp
+    tls = tls_context(smtp.tls_cert_file, smtp.tls_key_file) if smtp.tls_cert_file else None
     return _Controller(
         handler,
         gate,
@@ -354,4 +405,5 @@ def controller(handler: IntakeHandler, config: Config) -> Controller:
         data_size_limit=config.smtp.max_message_bytes,
         ident="maildesk",
         decode_data=False,
+        tls_context=tls,
     )

@@ -22,6 +22,7 @@ from maildesk.desk.effects import Decision
 from maildesk.inbound.limits import MimeLimits
 from maildesk.inbound.parse import Unprocessable, parse
 from maildesk.inbound.pipeline import Context, Draft, run
+from maildesk.inbound.relays import Origin
 from maildesk.msgid import MessageIds
 from maildesk.store.db import reading
 from maildesk.store.models import inbound
@@ -165,7 +166,8 @@ class Worker:
         parsed = parse(row.raw, self.limits)  # pure and the costliest step: outside the write lock
         envelope_from = row.mail_from if row.source == "smtp" else None
         with self.engine.begin() as conn:
-            draft = Draft(parsed, tuple(row.rcpt_tos or ()), envelope_from)
+            origin = Origin(row.peer, bool(row.relay_trusted), row.tls)
+            draft = Draft(parsed, tuple(row.rcpt_tos or ()), envelope_from, origin)
             draft = run(draft, Context(self.config, SqlView(conn), self.ids, now))
             assert draft.outcome is not None, "the pipeline always ends with an outcome"
             key = apply(

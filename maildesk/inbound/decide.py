@@ -28,6 +28,7 @@ from maildesk.desk.view import TicketRef
 from maildesk.inbound import request_quality as qualify
 from maildesk.inbound.draft import Context, Draft, message_of
 from maildesk.inbound.screen import BOUNCE
+from maildesk.inbound.spam import SPAM
 from maildesk.inbound.staff import staff_reply
 from maildesk.inbound.thread import trusted
 from maildesk.inbound.trust import staff_verdict
@@ -61,12 +62,25 @@ def decide(draft: Draft, ctx: Context) -> Draft:
             ctx.config.staff.trusted_authserv_ids,
             ctx.view.recipient_of,
         )
+        if trusted and ctx.config.staff.trusted_authserv_ids and _past_the_relays(draft, ctx):
+            trusted, why = False, "Authentication-Results not believed: not from a trusted relay"
         if trusted:
             return staff_reply(draft.note("trust", "staff", why), ctx, ticket)
         draft = draft.note("trust", "suspected-forgery", f"staff sender not trusted: {why}")
     if ticket.status == st.CLOSED:
         return _closed(draft, ctx, ticket, people)
     return _on_reply(draft, ctx, ticket, people)
+
+
+def _past_the_relays(draft: Draft, ctx: Context) -> bool:
+    """An SMTP mail that did not come through a `[smtp] trusted_relays` MTA, where some are
+    set: nobody checked its Authentication-Results, so whatever they say is the sender's."""
+    origin = draft.origin
+    return (
+        bool(ctx.config.smtp.trusted_relays)
+        and origin.peer is not None
+        and not origin.relay_trusted
+    )
 
 
 def _automatic(draft: Draft, ctx: Context) -> Draft:
@@ -84,8 +98,12 @@ def _automatic(draft: Draft, ctx: Context) -> Draft:
     why = f"{screening.kind}: {screening.reason}"
     if ticket is None:
         return draft.note("decide", "ignored", why).finish("ignored", why, None)
-    effect = AppendMessage(ticket.key, _message(draft, automatic=True))
-    return draft.note("decide", "stored-automatic", why).finish("ignored", why, ticket.key, effect)
+    effects: tuple[Effect, ...] = (AppendMessage(ticket.key, _message(draft, automatic=True)),)
+    if screening.kind == SPAM:  # flagged on the ticket: no notice, but staff can see it
+        effects += (RecordEvent(ticket.key, "spam", draft.parsed.sender, screening.reason),)
+    return draft.note("decide", "stored-automatic", why).finish(
+        "ignored", why, ticket.key, *effects
+    )
 
 
 def _closed(draft: Draft, ctx: Context, ticket: TicketRef, people: tuple) -> Draft:

@@ -11,6 +11,7 @@ from maildesk.config import Config, Queue
 from maildesk.desk.effects import Decision, Effect, NewMessage, Outcome
 from maildesk.desk.view import View
 from maildesk.inbound.parse import Parsed
+from maildesk.inbound.relays import Origin
 from maildesk.inbound.screen import Screening
 from maildesk.inbound.thread import Threading
 from maildesk.msgid import MessageIds
@@ -31,6 +32,7 @@ class Draft:
     parsed: Parsed
     rcpt_tos: tuple[str, ...] = ()
     envelope_from: str | None = None
+    origin: Origin = field(default_factory=Origin)  # client, trusted relay, TLS (intake)
     screening: Screening | None = None
     queue: Queue | None = None
     threading: Threading | None = None

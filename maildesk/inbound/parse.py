@@ -21,6 +21,7 @@ import nh3
 
 from maildesk.addresses import addresses_in, one_line, text_of_raw_header
 from maildesk.desk.effects import Attachment
+from maildesk.inbound import spam
 from maildesk.inbound.limits import MimeLimits, exceeded
 
 MSGID_RE = re.compile(r"<([^<>\s]{1,500})>")
@@ -76,6 +77,9 @@ class Parsed:
     quoted_message_ids: tuple[str, ...] = ()
     failed_recipients: tuple[str, ...] = ()
     sender_problem: str = ""  # why `sender` is empty, in words for the trace
+    # Every spam-verdict header (maildesk.inbound.spam.RULES), topmost first, as
+    # (lower-cased name, one-line value): believed only from a trusted relay.
+    spam_headers: tuple[tuple[str, str], ...] = ()
 
     @property
     def dedup_key(self) -> str:
@@ -157,7 +161,17 @@ def _parse(raw: bytes) -> Parsed:
         ],
         quoted_message_ids=_quoted_ids(raw),
         failed_recipients=_failed_recipients(raw),
+        spam_headers=_spam_headers(msg),
     )
+
+
+def _spam_headers(msg: Message) -> tuple[tuple[str, str], ...]:
+    found = [
+        (name.lower(), _valid(one_line(str(value)[:500])))
+        for name, value in msg.items()
+        if name.lower() in spam.RULES
+    ]
+    return tuple(found[: spam.MAX_OCCURRENCES])
 
 
 def _storable(parsed: Parsed) -> Parsed:

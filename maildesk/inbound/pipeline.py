@@ -1,6 +1,6 @@
 """The processing pipeline: small pure steps over a frozen `Draft`, ending in effects.
 
-    STEPS = (dedupe, screen_step, route_step, thread_step, decide)
+    STEPS = (dedupe, screen_step, spam_step, route_step, thread_step, decide)
 
 Each step reads the draft (and the read-only `View`), adds its decision to the trace and
 returns a new draft; a step that settles the outcome stops the run. Nothing here writes.
@@ -11,9 +11,10 @@ from __future__ import annotations
 from dataclasses import replace
 
 from maildesk.inbound import decide as decide_module
+from maildesk.inbound import spam
 from maildesk.inbound.draft import Context, Draft, Step
 from maildesk.inbound.route import route
-from maildesk.inbound.screen import screen
+from maildesk.inbound.screen import Screening, screen
 from maildesk.inbound.thread import thread
 
 __all__ = ["STEPS", "Context", "Draft", "Step", "run"]
@@ -37,6 +38,23 @@ def dedupe(draft: Draft, ctx: Context) -> Draft:
 def screen_step(draft: Draft, ctx: Context) -> Draft:
     result = screen(draft.parsed, ctx.config.own_addresses, draft.envelope_from)
     return replace(draft, screening=result).note("screen", result.kind, result.reason)
+
+
+def spam_step(draft: Draft, ctx: Context) -> Draft:
+    """After screening: a mail the trusted relay marked as spam is screened as `spam`.
+
+    Like automatic mail it then opens no ticket and gets no answer (decide), and is kept
+    on the ticket it threads onto, flagged with a `spam` event, with no staff notice. The
+    same headers from any other client are noted in the trace and ignored."""
+    read = ctx.config.processing.spam_headers
+    found = spam.verdict(draft.parsed.spam_headers, read) if read else None
+    if found is None:
+        return draft
+    if not draft.origin.relay_trusted:
+        why = f"{found}: not believed, the mail did not come from a trusted relay"
+        return draft.note("spam", "not-believed", why)
+    screening = Screening(spam.SPAM, found)
+    return replace(draft, screening=screening).note("spam", spam.SPAM, f"{found} (trusted relay)")
 
 
 def route_step(draft: Draft, ctx: Context) -> Draft:
@@ -65,11 +83,25 @@ def parse_notes(draft: Draft) -> Draft:
     return replace(draft, flags=(*draft.flags, *undecodable)) if undecodable else draft
 
 
-STEPS: tuple[Step, ...] = (dedupe, screen_step, route_step, thread_step, decide_module.decide)
+STEPS: tuple[Step, ...] = (
+    dedupe,
+    screen_step,
+    spam_step,
+    route_step,
+    thread_step,
+    decide_module.decide,
+)
+
+
+def intake_notes(draft: Draft) -> Draft:
+    """How an SMTP mail reached us (client, trusted relay, TLS version and cipher)."""
+    if draft.origin.peer is None:
+        return draft
+    return draft.note("intake", "smtp", draft.origin.describe())
 
 
 def run(draft: Draft, ctx: Context) -> Draft:
-    draft = parse_notes(draft)
+    draft = parse_notes(intake_notes(draft))
     for step in STEPS:
         draft = step(draft, ctx)
         if draft.outcome is not None:

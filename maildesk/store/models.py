@@ -21,6 +21,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 metadata = MetaData()
@@ -47,6 +48,12 @@ inbound = Table(
     Column("ticket_key", String(30), nullable=True),
     Column("message_id", Text, nullable=True),
     Column("processed_at", DateTime(timezone=True), nullable=True),
+    # How it reached us, recorded at intake: the SMTP client's address, whether that client
+    # is a `[smtp] trusted_relays` MTA (its spam verdict is believed), and the TLS version
+    # and cipher of the session ("" / NULL: plain text, or not SMTP).
+    Column("peer", String(100), nullable=True),
+    Column("relay_trusted", Boolean, nullable=False, default=False, server_default=false()),
+    Column("tls", String(100), nullable=True),
 )
 
 queue_counters = Table(

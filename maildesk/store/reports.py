@@ -6,7 +6,7 @@ Returns plain dicts (for `--json`) and formats them for people; it never writes.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -308,13 +308,24 @@ def format_outbox(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def status(engine: Engine, now: datetime, alive_within: float = 60.0) -> dict[str, Any]:
-    """The whole cluster at a glance: instances, mailbox holders, backlogs, oldest pending."""
+def status(
+    engine: Engine,
+    now: datetime,
+    alive_within: float = 60.0,
+    forget_after: float | None = None,
+) -> dict[str, Any]:
+    """The whole cluster at a glance: instances, mailbox holders, backlogs, oldest pending.
+
+    An instance silent for more than `alive_within` seconds (three missed heartbeats) is
+    `lost`; one silent for more than `forget_after` seconds is left out (a killed
+    instance never says goodbye: the live ones delete its row, see cluster.Membership)."""
+    listed = select(instances).order_by(instances.c.started_at)
+    if forget_after is not None:
+        listed = listed.where(
+            instances.c.heartbeat_at >= utc(now) - timedelta(seconds=forget_after)
+        )
     with reading(engine) as conn:
-        members = [
-            dict(r._mapping)
-            for r in conn.execute(select(instances).order_by(instances.c.started_at))
-        ]
+        members = [dict(r._mapping) for r in conn.execute(listed)]
         held = [dict(r._mapping) for r in conn.execute(select(leases).order_by(leases.c.name))]
         spool = dict(
             conn.execute(select(inbound.c.status, func.count()).group_by(inbound.c.status)).all()
@@ -333,6 +344,7 @@ def status(engine: Engine, now: datetime, alive_within: float = 60.0) -> dict[st
     for member in members:
         age = (now - utc(member["heartbeat_at"])).total_seconds()
         member["alive"] = age <= alive_within
+        member["state"] = "alive" if member["alive"] else "lost"
         member["heartbeat_age_seconds"] = round(age, 1)
     return {
         "now": now.isoformat(),
@@ -364,11 +376,13 @@ def status(engine: Engine, now: datetime, alive_within: float = 60.0) -> dict[st
 
 
 def format_status(s: dict[str, Any]) -> str:
-    lines = [f"instances ({sum(m['alive'] for m in s['instances'])} alive):"]
+    alive = sum(m["alive"] for m in s["instances"])
+    lost = len(s["instances"]) - alive
+    lines = [f"instances ({alive} alive" + (f", {lost} lost):" if lost else "):")]
     for m in s["instances"]:
-        state = "alive" if m["alive"] else "silent"
         lines.append(
-            f"  {m['id']}  {state}  heartbeat {m['heartbeat_age_seconds']}s ago  smtp {m['smtp']}"
+            f"  {m['id']}  {m['state']}  heartbeat {m['heartbeat_age_seconds']}s ago"
+            f"  smtp {m['smtp']}"
         )
     lines.append("mailboxes:")
     for b in s["mailboxes"]:

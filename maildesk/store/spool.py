@@ -15,6 +15,7 @@ from sqlalchemy import Connection, Engine, insert
 
 from maildesk import logs
 from maildesk.clock import utc
+from maildesk.inbound.relays import Origin
 from maildesk.store.models import inbound
 
 log = logging.getLogger("maildesk.intake")
@@ -29,17 +30,22 @@ def store(
     mail_from: str = "",
     rcpt_tos: tuple[str, ...] = (),
     source_key: str | None = None,
+    origin: Origin | None = None,
 ) -> int:
     """Commit the raw message; return its spool id. Raises on any storage failure."""
-    row = _row(raw, source, now, mail_from, rcpt_tos, source_key)
+    row = _row(raw, source, now, mail_from, rcpt_tos, source_key, origin)
     with engine.begin() as conn:
         inbound_id = _insert(conn, row)
     _accepted(inbound_id, row)
     return inbound_id
 
 
-def _row(raw, source, now, mail_from, rcpt_tos, source_key) -> dict:
+def _row(raw, source, now, mail_from, rcpt_tos, source_key, origin=None) -> dict:
+    origin = origin or Origin()
     return {
+        "peer": origin.peer,
+        "relay_trusted": origin.relay_trusted,
+        "tls": origin.tls,
         "received_at": utc(now),  # SQLite keeps no offset: every stored instant is UTC
         "source": source,
         "source_key": source_key,
@@ -101,8 +107,9 @@ class GroupCommit:
         mail_from: str = "",
         rcpt_tos: tuple[str, ...] = (),
         source_key: str | None = None,
+        origin: Origin | None = None,
     ) -> int:
-        me = _Waiting(_row(raw, source, now, mail_from, rcpt_tos, source_key))
+        me = _Waiting(_row(raw, source, now, mail_from, rcpt_tos, source_key, origin))
         with self._turn:
             self._queue.append(me)
         while True:

@@ -15,8 +15,8 @@ from sqlalchemy import create_engine, select
 
 from maildesk.daemon.app import system_clock
 from maildesk.daemon.imap import Mailbox
-from maildesk.desk import reminders
 from maildesk.desk.status import WAITING_CUSTOMER
+from maildesk.store import reminders
 from maildesk.store.models import inbound, tickets
 from tests.conftest import NOW, need
 from tests.hostile.support import QUEUE, ingest, show, sqlite_desk, ticket_count

@@ -220,7 +220,7 @@ def test_f015_excess_parallel_connections_get_421(tmp_path, caplog):
         served = talks[0].command(b"NOOP")  # and so are the connections already open
         for talk in talks:
             talk.close()
-    assert per_client == 20
+    assert per_client == 50
     assert all(b.startswith(b"220") for b in banners[:per_client])
     assert all(b.startswith(b"421 4.7.0") for b in banners[per_client:])
     assert closed_after_421 == b""

@@ -13,7 +13,10 @@ from pathlib import Path
 from tests.conftest import free_port
 
 
-def write_config(tmp_path: Path, db_url: str, port: int | None = None) -> tuple[Path, int]:
+def write_config(
+    tmp_path: Path, db_url: str, port: int | None = None, smtp_extra: str = ""
+) -> tuple[Path, int]:
+    """A daemon configuration; `smtp_extra`: more `key = value` lines for [smtp]."""
     port = port or free_port()
     path = tmp_path / "maildesk.toml"
     path.write_text(
@@ -24,7 +27,7 @@ url = "{db_url}"
 [smtp]
 host = "127.0.0.1"
 port = {port}
-
+{smtp_extra}
 [outbound]
 pickup_dir = "{tmp_path / "outbox"}"
 

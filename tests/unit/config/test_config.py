@@ -86,7 +86,7 @@ def test_embedded_defaults():
     assert loaded.processing.new_tickets_per_sender_per_hour == 20
     assert loaded.staff.addresses == ()
     smtp = loaded.smtp
-    assert (smtp.max_connections, smtp.max_connections_per_client) == (100, 20)
+    assert (smtp.max_connections, smtp.max_connections_per_client) == (100, 50)
     assert smtp.messages_per_sender_per_minute == 60
     out = loaded.outbound
     assert (out.tls, out.tls_verify, out.ca_file, out.username) == ("none", True, "", "")

@@ -68,6 +68,7 @@ def test_the_steps_run_in_the_documented_order():
     assert [s.__name__ for s in STEPS] == [
         "dedupe",
         "screen_step",
+        "spam_step",
         "route_step",
         "thread_step",
         "decide",
