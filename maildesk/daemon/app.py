@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from importlib import resources
 from pathlib import Path
 
 from sqlalchemy import Engine, insert, select
@@ -37,7 +38,17 @@ from maildesk.store.db import reading
 from maildesk.store.models import queue_counters, settings
 from maildesk.store.outbox import Notifier
 
-SHIPPED_TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "emails"
+
+def _shipped_templates() -> Path:
+    """The templates shipped with maildesk: package data when installed from the wheel
+    (`maildesk/templates/emails`), else the checkout's top-level `templates/emails`."""
+    installed = Path(str(resources.files("maildesk"))) / "templates" / "emails"
+    if installed.is_dir():
+        return installed
+    return Path(__file__).resolve().parents[2] / "templates" / "emails"
+
+
+SHIPPED_TEMPLATES = _shipped_templates()
 
 log = logging.getLogger("maildesk.app")
 
