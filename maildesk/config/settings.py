@@ -18,6 +18,7 @@ from maildesk.config.errors import ConfigError
 from maildesk.config.hours import BusinessHoursConfig
 from maildesk.config.hours import from_mapping as business_hours_from_mapping
 from maildesk.config.imap import LOOPBACK, ImapAccount, accounts_from
+from maildesk.config.paths import resolve_paths
 from maildesk.config.quality import QualityConfig
 from maildesk.config.quality import from_mapping as quality_from_mapping
 from maildesk.config.sla import DEFAULT_OBJECTIVES, Objective
@@ -26,6 +27,7 @@ from maildesk.config.values import (
     _address_list,
     _bool,
     _cap,
+    _count,
     _header_text,
     _language,
     _outbound_tls,
@@ -58,6 +60,8 @@ SECTIONS = (
     "scheduler",
     "cluster",
     "imap",
+    "logging",
+    "status",
 )
 QUEUE_NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 
@@ -168,6 +172,21 @@ class ClusterConfig:
     lease_seconds: float = 30.0  # a dead instance's IMAP mailboxes are taken over within this
 
 
+@dataclass(frozen=True)
+class LoggingConfig:
+    file: str = ""  # empty: stderr (the journal under systemd); SIGHUP reopens the file
+
+
+@dataclass(frozen=True)
+class StatusConfig:
+    """`maildesk status` thresholds (Nagios: 0 OK, 1 WARNING, 2 CRITICAL)."""
+
+    pending_warning_minutes: float = 15.0  # oldest waiting mail or notification
+    pending_critical_minutes: float = 60.0
+    quarantined_warning: int = 0  # WARNING when more messages than this are quarantined
+    dead_warning: int = 0  # WARNING when more notifications than this are dead
+
+
 DEFAULT_QUEUES = (
     Queue("support", "SUP", ("support@example.com",)),
     Queue("consulting", "CON", ("consulting@example.com",)),
@@ -191,6 +210,8 @@ class Config:
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
     cluster: ClusterConfig = field(default_factory=ClusterConfig)
     imap: tuple[ImapAccount, ...] = ()
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
+    status: StatusConfig = field(default_factory=StatusConfig)
     source: str = "(embedded defaults)"
 
     def queue_for_address(self, address: str) -> Queue | None:
@@ -234,7 +255,9 @@ def load(path: str | os.PathLike[str] | None = None) -> Config:
         raise ConfigError(f"{file}: no such configuration file") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{file}: not valid TOML: {exc}") from None
-    return from_mapping(data, source=str(file))
+    except OSError as exc:
+        raise ConfigError(f"{file}: cannot read the configuration file: {exc.strerror}") from None
+    return from_mapping(resolve_paths(data, file.resolve().parent), source=str(file))
 
 
 def from_mapping(data: dict[str, Any], source: str = "(mapping)") -> Config:
@@ -314,6 +337,17 @@ def from_mapping(data: dict[str, Any], source: str = "(mapping)") -> Config:
         scheduler=reader.section("scheduler", SchedulerConfig, {"tick_seconds": _positive_float}),
         cluster=reader.section("cluster", ClusterConfig, {"lease_seconds": _positive_float}),
         imap=_imap(reader.data.pop("imap", []), queues),
+        logging=reader.section("logging", LoggingConfig, {"file": _str}),
+        status=reader.section(
+            "status",
+            StatusConfig,
+            {
+                "pending_warning_minutes": _positive_float,
+                "pending_critical_minutes": _positive_float,
+                "quarantined_warning": _count,
+                "dead_warning": _count,
+            },
+        ),
         source=source,
     )
     r = config.reminders

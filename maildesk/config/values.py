@@ -58,6 +58,12 @@ def _positive_int(key: str, value: Any) -> int:
     return value
 
 
+def _count(key: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigError(f"{key}: must be a whole number, 0 or more, got {value!r}")
+    return value
+
+
 def _positive_float(key: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
         raise ConfigError(f"{key}: must be a positive number, got {value!r}")
