@@ -446,7 +446,7 @@ def _imap_check(args: argparse.Namespace, config: config_module.Config) -> int:
 
 
 def _status(args: argparse.Namespace, config: config_module.Config) -> int:
-    from maildesk.cli_status import health
+    from maildesk.store.health import health
     from maildesk.store import reports as report
     from maildesk.store.db import NoDatabase
 

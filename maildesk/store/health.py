@@ -1,4 +1,4 @@
-"""`maildesk status` as a health check: Nagios plugin exit codes and a one-line summary.
+"""The health of a desk as `maildesk status` reports it: Nagios plugin exit codes.
 
 0 OK, 1 WARNING, 2 CRITICAL (3 UNKNOWN: the check itself could not run). The thresholds
 are `[status]` in the configuration. The summary comes first, the details after it.
