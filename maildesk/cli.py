@@ -446,9 +446,9 @@ def _imap_check(args: argparse.Namespace, config: config_module.Config) -> int:
 
 
 def _status(args: argparse.Namespace, config: config_module.Config) -> int:
-    from maildesk.store.health import health
     from maildesk.store import reports as report
     from maildesk.store.db import NoDatabase
+    from maildesk.store.health import health
 
     now = args.now or datetime.now(UTC)
     try:
