@@ -277,7 +277,15 @@ def _ingest(args: argparse.Namespace, config: config_module.Config) -> int:
     try:
         services = build(config)
     except Exception as exc:  # noqa: BLE001 - the MTA must keep the mail and retry (exit 75)
-        print(f"maildesk: cannot start: {type(exc).__name__}: {exc}", file=sys.stderr)
+        from maildesk.outbound.render import TemplateError
+        from maildesk.store.db import where
+
+        what = (
+            "template error"
+            if isinstance(exc, TemplateError)
+            else f"cannot open the database {where(config.database.url)}"
+        )
+        print(f"maildesk: {what}: {exc}", file=sys.stderr)
         return EX_TEMPFAIL
     now = args.now or datetime.now(UTC)
     status = 0

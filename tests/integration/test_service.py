@@ -23,13 +23,18 @@ pytestmark = pytest.mark.slow
 CHECKOUT = Path(__file__).resolve().parents[2]
 
 
+def _here() -> dict[str, str]:
+    """The environment, running the code of this checkout (not another installed copy)."""
+    return {**os.environ, "PYTHONPATH": str(CHECKOUT)}
+
+
 def _start(config: Path, log: Path, env: dict | None = None) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
         return subprocess.Popen(
             [sys.executable, "-m", "maildesk", "--config", str(config), "run"],
             stdout=out,
             stderr=out,
-            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+            env={**_here(), "PYTHONUNBUFFERED": "1", **(env or {})},
             start_new_session=True,  # its own process group, as under systemd
         )
 
@@ -77,6 +82,7 @@ def test_a_busy_port_is_one_line_and_a_prompt_exit_with_no_process_left(tmp_path
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         start_new_session=True,
+        env=_here(),
     )
     try:
         _, err = proc.communicate(timeout=60)
