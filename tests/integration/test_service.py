@@ -100,10 +100,15 @@ def test_a_busy_port_is_one_line_and_a_prompt_exit_with_no_process_left(tmp_path
 
 
 @pytest.mark.parametrize(
-    ("sig", "whole_group"),
-    [(signal.SIGTERM, True), (signal.SIGTERM, False), (signal.SIGINT, True)],
+    ("sig", "to"),
+    [
+        (signal.SIGTERM, "process"),
+        (signal.SIGTERM, "group"),  # systemd's default KillMode=control-group
+        (signal.SIGTERM, "process, then group"),  # what `timeout` does
+        (signal.SIGINT, "group"),  # Ctrl-C in a terminal
+    ],
 )
-def test_a_stop_signal_stops_it_once_gracefully(tmp_path, sig, whole_group):
+def test_a_stop_signal_stops_it_once_gracefully(tmp_path, sig, to):
     cfg, port = write_config(tmp_path, f"sqlite:///{tmp_path / 'desk.db'}")
     log = tmp_path / "daemon.log"
     proc = _start(cfg, log)
@@ -111,10 +116,12 @@ def test_a_stop_signal_stops_it_once_gracefully(tmp_path, sig, whole_group):
         _listening(port, proc, log)
         assert len(_group_members(proc.pid)) >= 2  # the daemon and its worker
         _send(port, message())
-        if whole_group:
-            os.killpg(proc.pid, sig)
-        else:
+        if to.startswith("process"):
             proc.send_signal(sig)
+        if to == "process, then group":
+            time.sleep(0.5)  # the second one lands while it is stopping
+        if to.endswith("group"):
+            os.killpg(proc.pid, sig)
         assert proc.wait(60) == 0, log.read_text()
     finally:
         if proc.poll() is None:
