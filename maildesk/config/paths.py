@@ -15,7 +15,7 @@ PATH_KEYS = {
     "templates": ("directory",),
     "logging": ("file",),
 }
-IMAP_PATH_KEYS = ("password_file", "oauth2_token_file", "ca_file")
+IMAP_PATH_KEYS = ("password_file", "oauth2_token_file")
 
 
 def resolve_paths(data: dict[str, Any], base: Path) -> dict[str, Any]:

@@ -246,6 +246,7 @@ def test_installed_daemon_under_a_notify_socket(installed, tmp_path):
     assert heard[1] == "WATCHDOG=1"
     assert heard[-1] == "STOPPING=1"
     text = log.read_text()
+    assert f"smtp=127.0.0.1:{port}" in text
     assert f"database={state}/maildesk.db" in text
     assert f'outbound="pickup {state}/outbox"' in text
     assert "site-packages/maildesk/templates/emails" in text
