@@ -6,3 +6,5 @@ Packages by role, top to bottom (arrows point down only; tests/architecture says
 pipeline and the pure composition of mail) > `desk` (the pure ticket domain) > `config`
 > the small leaves (`addresses`, `msgid`, `clock`, `logs`). This file imports nothing.
 """
+
+__version__ = "0.1.0"

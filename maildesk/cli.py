@@ -1,8 +1,10 @@
 """The `maildesk` command line: a contract that admins and their scripts depend on.
 
-Exit codes: 0 success, 1 a command that found nothing (unknown ticket), 2 usage or
-configuration error, 75 (EX_TEMPFAIL) when `ingest` could not store a message, so an
-MTA piping mail into it keeps the mail and retries.
+Exit codes (EXIT_CODES below, printed by `maildesk --help`): 0 success, 1 a command that
+found nothing (unknown ticket, no database), 2 usage or configuration error. `ingest`
+never exits 2: an MTA's pipe turns codes outside sysexits into bounces, so any
+temporary failure (configuration and usage errors included) is 75 (EX_TEMPFAIL), and 65
+(EX_DATAERR) is kept for input no retry can fix. `status` follows the Nagios plugins.
 """
 
 from __future__ import annotations
@@ -13,45 +15,145 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+from maildesk import __version__, logs
 from maildesk import config as config_module
-from maildesk import logs
 
+EX_DATAERR = 65
+EX_NOINPUT = 66
 EX_TEMPFAIL = 75
+EXIT_CODES = """exit codes:
+  0   success
+  1   nothing found (unknown ticket or message, no database where configured)
+  2   usage or configuration error (not for ingest)
+  ingest:  0 every message stored; 75 (EX_TEMPFAIL) any temporary failure, a
+           configuration or usage error included: the MTA keeps the mail and retries;
+           65 (EX_DATAERR) input that no retry can fix (empty, or larger than
+           smtp.max_message_bytes); 66 (EX_NOINPUT) a FILE that cannot be read
+  status:  0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (Nagios plugins; thresholds in [status])
+  run:     0 stopped by SIGTERM or SIGINT; 2 configuration or template error;
+           69 (EX_UNAVAILABLE) the listener address or the database cannot be opened"""
+
+
+RUN_EPILOG = """signals:
+  SIGTERM, SIGINT  stop gracefully, once (to the main process or the whole group):
+                   no new connection, the workers finish what they hold, exit 0
+  SIGHUP           reopen the log file ([logging] file) and reload the templates
+                   (a broken set is refused with an error; the old one stays)
+
+files:
+  --config FILE    or $MAILDESK_CONFIG; relative paths in it are relative to its folder
+  [database] url   the SQLite file (or PostgreSQL), created and migrated at start
+  [outbound] pickup_dir, [templates] directory, [logging] file
+
+environment:
+  NOTIFY_SOCKET    systemd Type=notify: READY=1 once listening, STOPPING=1, WATCHDOG=1
+  WATCHDOG_USEC    send WATCHDOG=1 every half of this interval
+  JOURNAL_STREAM   stderr is the journal: lines carry syslog priorities (<3> errors)
+
+exit codes:
+  0   stopped by SIGTERM or SIGINT
+  2   configuration or template error
+  69  the listener address cannot be bound or the database cannot be opened"""
+
+
+class _UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors raise instead of exiting 2, so `ingest` can answer 75 to its MTA."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise _UsageError(f"{self.prog}: error: {message}")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    command = _command_of(argv)
+    try:
+        args = parser.parse_args(argv)
+    except _UsageError as exc:
+        parser.print_usage(sys.stderr)
+        print(exc, file=sys.stderr)
+        if command == "ingest":
+            return EX_TEMPFAIL
+        raise SystemExit(2) from None
     logs.setup(args.log_level)
     try:
         config = config_module.load(args.config)
-    except config_module.ConfigError as exc:
+        if config.logging.file:
+            logs.setup(args.log_level, config.logging.file)
+    except (config_module.ConfigError, OSError) as exc:
         print(f"maildesk: configuration error: {exc}", file=sys.stderr)
-        return 2
-    return args.handler(args, config)
+        return _failure(command, 2)
+    try:
+        return args.handler(args, config)
+    except Exception as exc:
+        from maildesk.store.db import NoDatabase
+
+        if isinstance(exc, NoDatabase):
+            print(f"maildesk: {exc}", file=sys.stderr)
+            return _failure(command, 1)
+        if command == "ingest":
+            print(f"maildesk: ingest failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+            return EX_TEMPFAIL
+        raise
+
+
+def _failure(command: str | None, code: int) -> int:
+    """The exit code of a failure that stops `command` before it starts."""
+    if command == "ingest":
+        return EX_TEMPFAIL
+    if command == "status":
+        return 2 if code == 1 else 3  # no database: CRITICAL; cannot check: UNKNOWN
+    return code
+
+
+def _command_of(argv: list[str]) -> str | None:
+    """The sub-command named in `argv`, found without argparse (which may refuse it)."""
+    words = iter(argv)
+    for word in words:
+        if word in ("--config", "--log-level"):
+            next(words, None)
+        elif not word.startswith("-"):
+            return word
+    return None
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="maildesk",
         description="Customer Services desk over plain email: mail in, tickets out.",
-        epilog="Configuration: --config FILE or $MAILDESK_CONFIG (TOML; see config.example.toml). "
-        "Without either, embedded defaults are used (SQLite maildesk.db, SMTP 127.0.0.1:2525).",
+        epilog="Configuration: --config FILE or $MAILDESK_CONFIG (TOML; see config.example.toml; "
+        "relative paths in it are relative to its folder). Without either, embedded defaults "
+        "are used (SQLite maildesk.db, SMTP 127.0.0.1:2525).\n\n" + EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"maildesk {__version__}")
     parser.add_argument("--config", metavar="FILE", help="TOML configuration file")
     parser.add_argument(
         "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    run = sub.add_parser("run", help="run the daemon: SMTP listener, processing, schedulers")
+    run = sub.add_parser(
+        "run",
+        help="run the daemon: SMTP listener, processing, schedulers",
+        description="Run the daemon in the foreground: the SMTP listener, the workers, "
+        "the sender, the time rules and the IMAP watchers.",
+        epilog=RUN_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     run.set_defaults(handler=_run)
 
     ingest = sub.add_parser(
         "ingest",
         help="feed mail files (or - for stdin) through intake and processing",
         description="Store and process each message; print one JSON object per message. "
-        "Exits 75 (temporary failure) when a message could not be stored.",
+        "Exits 75 (temporary failure: the MTA retries) when a message could not be stored, "
+        "on a configuration or usage error too; 65 when no retry can help (empty input, "
+        "or larger than smtp.max_message_bytes).",
     )
     ingest.add_argument("files", nargs="+", metavar="FILE", help="a .eml file, or - for stdin")
     ingest.add_argument(
@@ -182,7 +284,15 @@ def _ingest(args: argparse.Namespace, config: config_module.Config) -> int:
     try:
         services = build(config)
     except Exception as exc:  # noqa: BLE001 - the MTA must keep the mail and retry (exit 75)
-        print(f"maildesk: cannot open the database: {exc}", file=sys.stderr)
+        from maildesk.outbound.render import TemplateError
+        from maildesk.store.db import where
+
+        what = (
+            "template error"
+            if isinstance(exc, TemplateError)
+            else f"cannot open the database {where(config.database.url)}"
+        )
+        print(f"maildesk: {what}: {exc}", file=sys.stderr)
         return EX_TEMPFAIL
     now = args.now or datetime.now(UTC)
     status = 0
@@ -191,7 +301,12 @@ def _ingest(args: argparse.Namespace, config: config_module.Config) -> int:
             raw = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
         except OSError as exc:
             print(f"maildesk: {name}: {exc.strerror}", file=sys.stderr)
-            status = status or 66  # EX_NOINPUT
+            status = status or EX_NOINPUT
+            continue
+        refused = _never_acceptable(raw, config)
+        if refused:
+            print(f"maildesk: {name}: {refused}", file=sys.stderr)
+            status = status or EX_DATAERR
             continue
         try:
             inbound_id = store(
@@ -214,11 +329,19 @@ def _ingest(args: argparse.Namespace, config: config_module.Config) -> int:
     return status
 
 
+def _never_acceptable(raw: bytes, config: config_module.Config) -> str:
+    """Why no retry could ever store this input (the MTA should bounce it), or ''."""
+    if not raw.strip():
+        return "empty input: not a mail message"
+    if len(raw) > config.smtp.max_message_bytes:
+        return f"{len(raw)} bytes: larger than smtp.max_message_bytes"
+    return ""
+
+
 def _tickets_list(args: argparse.Namespace, config: config_module.Config) -> int:
-    from maildesk.daemon.app import build
     from maildesk.store import reports as report
 
-    rows = report.list_tickets(build(config).engine, status=args.status, queue=args.queue)
+    rows = report.list_tickets(_existing(config), status=args.status, queue=args.queue)
     if args.json:
         print(json.dumps(rows, ensure_ascii=False, indent=2, default=str))
     else:
@@ -227,12 +350,12 @@ def _tickets_list(args: argparse.Namespace, config: config_module.Config) -> int
 
 
 def _tickets_show(args: argparse.Namespace, config: config_module.Config) -> int:
-    from maildesk.daemon.app import build
+    from maildesk.desk.business_hours import BusinessCalendar
     from maildesk.store import reports as report
 
-    services = build(config)
-    sla = report.SlaView(config, services.calendar, args.now or datetime.now(UTC))
-    ticket = report.show_ticket(services.engine, args.key.upper(), sla)
+    calendar = BusinessCalendar(config.business_hours)
+    sla = report.SlaView(config, calendar, args.now or datetime.now(UTC))
+    ticket = report.show_ticket(_existing(config), args.key.upper(), sla)
     if ticket is None:
         print(f"maildesk: no ticket {args.key}", file=sys.stderr)
         return 1
@@ -282,12 +405,11 @@ def _tickets_set(args: argparse.Namespace, config: config_module.Config) -> int:
 
 
 def _trace(args: argparse.Namespace, config: config_module.Config) -> int:
-    from maildesk.daemon.app import build
     from maildesk.store import reports as report
 
     mid = args.message_id.strip()
     mid = mid if mid.startswith("<") else f"<{mid}>"
-    steps = report.trace(build(config).engine, mid)
+    steps = report.trace(_existing(config), mid)
     if not steps:
         print(f"maildesk: no decision recorded for {mid}", file=sys.stderr)
         return 1
@@ -305,10 +427,9 @@ def _tick(args: argparse.Namespace, config: config_module.Config) -> int:
 
 
 def _outbox_list(args: argparse.Namespace, config: config_module.Config) -> int:
-    from maildesk.daemon.app import build
     from maildesk.store import reports as report
 
-    rows = report.list_outbox(build(config).engine, status=args.status)
+    rows = report.list_outbox(_existing(config), status=args.status)
     if args.json:
         print(json.dumps(rows, ensure_ascii=False, indent=2, default=str))
     else:
@@ -345,21 +466,37 @@ def _imap_check(args: argparse.Namespace, config: config_module.Config) -> int:
 
 
 def _status(args: argparse.Namespace, config: config_module.Config) -> int:
-    from maildesk.daemon.app import build
     from maildesk.daemon.cluster import lost_after
     from maildesk.store import reports as report
+    from maildesk.store.db import NoDatabase
+    from maildesk.store.health import health
 
+    now = args.now or datetime.now(UTC)
+    try:
+        engine = _existing(config)
+    except NoDatabase as exc:
+        print(f"MAILDESK CRITICAL - {exc}")
+        return 2
     found = report.status(
-        build(config).engine,
-        args.now or datetime.now(UTC),
+        engine,
+        now,
         alive_within=lost_after(config.cluster.lease_seconds),
         forget_after=config.cluster.forget_after,
     )
+    code, summary = health(found, config, now)
     if args.json:
-        print(json.dumps(found, ensure_ascii=False, indent=2, default=str))
+        print(json.dumps(found | {"state": code, "summary": summary}, indent=2, default=str))
     else:
+        print(summary)
         print(report.format_status(found))
-    return 0
+    return code
+
+
+def _existing(config: config_module.Config):
+    """The engine of a read-only command: the database must exist (NoDatabase, exit 1)."""
+    from maildesk.store.db import open_existing
+
+    return open_existing(config.database.url)
 
 
 def _check_config(args: argparse.Namespace, config: config_module.Config) -> int:

@@ -6,7 +6,7 @@ leaf, so each section reader (`imap`, `quality`, `hours`, `sla`) stands in its o
 """
 
 from maildesk.config.errors import ConfigError
-from maildesk.config.settings import (
+from maildesk.config.sections import (
     ClockConfig,
     ClusterConfig,
     Config,
@@ -20,9 +20,8 @@ from maildesk.config.settings import (
     SmtpConfig,
     StaffConfig,
     TemplatesConfig,
-    from_mapping,
-    load,
 )
+from maildesk.config.settings import from_mapping, load
 from maildesk.config.values import redact_url
 
 __all__ = [

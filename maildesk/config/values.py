@@ -3,6 +3,7 @@ naming the key and what is allowed."""
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import zoneinfo
 from typing import Any
@@ -42,12 +43,24 @@ def _url(key: str, value: Any) -> str:
             f"{key}: {redact_url(text)!r} is not supported (allowed: sqlite:///PATH, "
             "postgresql+psycopg://USER@HOST:PORT/DB)"
         )
-    return text.replace("postgresql://", "postgresql+psycopg://", 1)
+    text = text.replace("postgresql://", "postgresql+psycopg://", 1)
+    if text.startswith("postgresql") and importlib.util.find_spec("psycopg") is None:
+        raise ConfigError(
+            f"{key}: PostgreSQL needs the psycopg driver, which is not installed: "
+            "pip install 'maildesk[postgresql]'"
+        )
+    return text
 
 
 def _positive_int(key: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise ConfigError(f"{key}: must be a positive integer, got {value!r}")
+    return value
+
+
+def _count(key: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigError(f"{key}: must be a whole number, 0 or more, got {value!r}")
     return value
 
 

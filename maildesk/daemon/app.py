@@ -10,34 +10,49 @@ import logging
 import multiprocessing
 import secrets
 import signal
+import socket
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from importlib import resources
 from pathlib import Path
 
+from aiosmtpd.controller import Controller
 from sqlalchemy import Engine, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from maildesk import logs
+from maildesk import __version__, logs
 from maildesk.clock import system_now
-from maildesk.config import Config, redact_url
+from maildesk.config import Config
 from maildesk.daemon import memory
 from maildesk.daemon.cluster import Membership, run_beats
 from maildesk.daemon.doorbell import Closing, Doorbell
 from maildesk.daemon.imap import start_all
+from maildesk.daemon.notify import notify, start_watchdog
 from maildesk.daemon.sender import Sender
-from maildesk.daemon.smtp import IntakeHandler, controller
+from maildesk.daemon.smtp import IntakeHandler, controller, listen
 from maildesk.daemon.worker import Worker
 from maildesk.desk.business_hours import BusinessCalendar
 from maildesk.msgid import MessageIds
-from maildesk.outbound.render import TemplateSet
+from maildesk.outbound.render import TemplateError, TemplateSet
 from maildesk.store import db
 from maildesk.store.db import reading
 from maildesk.store.models import queue_counters, settings
 from maildesk.store.outbox import Notifier
 
-SHIPPED_TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "emails"
+
+def _shipped_templates() -> Path:
+    """The templates shipped with maildesk: package data when installed from the wheel
+    (`maildesk/templates/emails`), else the checkout's top-level `templates/emails`."""
+    installed = Path(str(resources.files("maildesk"))) / "templates" / "emails"
+    if installed.is_dir():
+        return installed
+    return Path(__file__).resolve().parents[2] / "templates" / "emails"
+
+
+SHIPPED_TEMPLATES = _shipped_templates()
 
 log = logging.getLogger("maildesk.app")
 
@@ -131,96 +146,242 @@ def _insert_once(engine: Engine, table, values: dict) -> None:
         pass  # another instance inserted it first: the same outcome
 
 
+class _Generations:
+    """Counters the main process bumps after a SIGHUP and the forked workers follow:
+    `logs` (reopen the log file) and `templates` (reload them: the set was checked)."""
+
+    def __init__(self, context) -> None:
+        self.logs = context.Value("i", 0, lock=False)
+        self.templates = context.Value("i", 0, lock=False)
+
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+HANDLED = {*STOP_SIGNALS, signal.SIGHUP}
+
+
 def run(config: Config, clock: Callable[[], datetime] = system_clock) -> int:
+    """The daemon, until SIGTERM or SIGINT: 0; a start-up failure: one line and 2 (templates)
+    or 69 (EX_UNAVAILABLE: the database or the listener address), before any fork."""
     memory.limit_arenas()  # before any thread exists; the forked workers inherit it
-    services = build(config, processes_mail=config.processing.workers == 0)
-    context = multiprocessing.get_context("fork")
-    stop = threading.Event()
-    quit_children = Closing()  # closed by this process when it stops (or by its death)
-    wake = Doorbell()  # a message was spooled
-    send_wake = Doorbell()  # notifications were queued
-    services.sender_wake = send_wake.set
-    # Worker processes are forked first, before any thread exists in this process, so that
-    # processing (CPU-bound Python) runs beside intake instead of sharing its interpreter.
-    children = [
-        context.Process(
-            target=_worker_process,
-            args=(config, clock, wake, send_wake, quit_children),
-            name=f"maildesk-worker-{i}",
-        )
-        for i in range(config.processing.workers)
-    ]
-    # No connection may cross the fork: a child holding a copy of a pooled SQLite
-    # connection (and of its writer-lock file) would keep a lock of ours alive after we die.
-    services.dispose()
-    for child in children:
-        child.start()
-    handler = IntakeHandler(services.spool, config, clock, on_stored=lambda _id: wake.set())
-    smtp = controller(handler, config)
-    smtp.start()
-    member = Membership(
-        services.engine,
-        clock,
-        f"{config.smtp.host}:{config.smtp.port}",
-        config.cluster.lease_seconds,
-        [a.name for a in config.imap],
-        config.cluster.forget_after,
-    )
-    member.join()
-    member.beat()
-    beats = run_beats(member, stop)
-    memory.start_trimming(stop)
-    mailboxes = start_all(config.imap, services, clock, stop, member.holds)
-    logs.decision(
-        log,
-        action="started",
-        smtp=f"{config.smtp.host}:{config.smtp.port}",
-        database=redact_url(config.database.url),
-        workers=len(children),
-        config=config.source,
-    )
-
-    def _stop(signum: int, _frame: object) -> None:
-        logs.decision(log, action="stopping", signal=signal.Signals(signum).name)
-        stop.set()
-        wake.set()
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
-    sending = threading.Thread(
-        target=loop,
-        name="sender",
-        args=(services.sender.flush, clock, send_wake, stop, config.processing.poll_seconds, None),
-    )
-    sending.start()
-    scheduler = start_scheduler(services, clock)
+    place = db.where(config.database.url)
+    address = f"{config.smtp.host}:{config.smtp.port}"
     try:
-        if children:
-            stop.wait()
-        else:
-            loop(
-                services.worker.process_due,
-                clock,
-                wake,
-                stop,
-                config.processing.poll_seconds,
-                send_wake,
-            )
-    finally:
-        smtp.stop()  # no new mail first, then let the workers finish what they hold
-        quit_children.close()
-        for child in children:
-            child.join(timeout=60)
-        scheduler.shutdown(wait=True)
-        send_wake.set()
-        sending.join()
-        for mailbox in mailboxes:
-            mailbox.join(timeout=max((a.timeout_seconds for a in config.imap), default=1) + 5)
-        beats.join(timeout=5)
-        member.leave()
+        services = build(config, processes_mail=config.processing.workers == 0)
+    except TemplateError as exc:
+        return _fatal(f"template error: {exc}", 2)
+    except Exception as exc:  # noqa: BLE001 - one line for the admin, and a code for systemd
+        return _fatal(f"cannot open the database {place}: {type(exc).__name__}: {exc}", 69)
+    try:
+        listener = listen(config.smtp.host, config.smtp.port)
+    except OSError as exc:
         services.dispose()
+        return _fatal(f"cannot listen on {address}: {exc.strerror or exc}", 69)
+    daemon = _Daemon(config, clock, services, listener)
+    daemon.fork_workers()
+    try:
+        daemon.start()
+        logs.decision(
+            log,
+            action="started",
+            smtp=address,
+            database=place,
+            outbound=_outbound(config),
+            templates=services.templates.directory,
+            workers=len(daemon.children),
+            config=config.source,
+            version=__version__,
+        )
+        notify("READY=1")
+        start_watchdog(daemon.stop)
+        daemon.serve()
+    finally:
+        daemon.shutdown()
         logs.decision(log, action="stopped")
     return 0
+
+
+class _Daemon:
+    """The running parts of `maildesk run`, started in order and stopped in reverse."""
+
+    def __init__(
+        self,
+        config: Config,
+        clock: Callable[[], datetime],
+        services: Services,
+        listener: socket.socket,
+    ) -> None:
+        self.config, self.clock, self.services, self.listener = config, clock, services, listener
+        self.context = multiprocessing.get_context("fork")
+        self.stop = threading.Event()
+        self.hangup = threading.Event()  # SIGHUP: reopen the log, reload the templates
+        self.quit_children = Closing()  # closed when this process stops (or by its death)
+        self.wake = Doorbell()  # a message was spooled
+        self.send_wake = Doorbell()  # notifications were queued
+        self.generations = _Generations(self.context)
+        services.sender_wake = self.send_wake.set
+        self.children: list = []
+        self.smtp: Controller | None = None
+        self.member: Membership | None = None
+        self.threads: list[threading.Thread] = []
+        self.mailboxes: list[threading.Thread] = []
+        self.scheduler = None
+
+    def fork_workers(self) -> None:
+        """Worker processes are forked before any thread exists in this process, so that
+        processing (CPU-bound Python) runs beside intake instead of sharing its interpreter.
+        The signals are blocked across the fork: a worker never runs our handlers, and a
+        signal that arrives meanwhile waits for them."""
+        config = self.config
+        self.children = [
+            self.context.Process(
+                target=_worker_process,
+                args=(
+                    config,
+                    self.clock,
+                    self.wake,
+                    self.send_wake,
+                    self.quit_children,
+                    self.generations,
+                    self.listener,
+                ),
+                name=f"maildesk-worker-{i}",
+            )
+            for i in range(config.processing.workers)
+        ]
+        # No connection may cross the fork: a child holding a copy of a pooled SQLite
+        # connection (and of its writer-lock file) would keep a lock of ours alive after
+        # we die.
+        self.services.dispose()
+        signal.pthread_sigmask(signal.SIG_BLOCK, HANDLED)
+        try:
+            for child in self.children:
+                child.start()
+        finally:
+            for signum in STOP_SIGNALS:
+                signal.signal(signum, self._on_stop)
+            signal.signal(signal.SIGHUP, lambda _n, _f: self.hangup.set())
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, HANDLED)
+
+    def _on_stop(self, signum: int, _frame: object) -> None:
+        if self.stop.is_set():
+            return  # once: the same signal may come to us and to the whole group
+        logs.decision(log, action="stopping", signal=signal.Signals(signum).name)
+        notify("STOPPING=1")
+        self.stop.set()
+        self.wake.set()
+        self.hangup.set()
+
+    def start(self) -> None:
+        config, services, clock, stop = self.config, self.services, self.clock, self.stop
+        handler = IntakeHandler(services.spool, config, clock, on_stored=lambda _i: self.wake.set())
+        self.smtp = controller(handler, config, self.listener)
+        self.smtp.start()
+        member = Membership(
+            services.engine,
+            clock,
+            f"{config.smtp.host}:{config.smtp.port}",
+            config.cluster.lease_seconds,
+            [a.name for a in config.imap],
+            config.cluster.forget_after,
+        )
+        member.join()
+        self.member = member
+        member.beat()
+        self.threads.append(run_beats(member, stop))
+        memory.start_trimming(stop)
+        self.mailboxes = start_all(config.imap, services, clock, stop, member.holds)
+        self._thread(_reloads, config, services, self.hangup, stop, self.generations)
+        poll = config.processing.poll_seconds
+        self._thread(loop, services.sender.flush, clock, self.send_wake, stop, poll, None)
+        self.scheduler = start_scheduler(services, clock)
+
+    def _thread(self, target: Callable[..., None], *args: object) -> None:
+        thread = threading.Thread(target=target, args=args, name=target.__name__)
+        thread.start()
+        self.threads.append(thread)
+
+    def serve(self) -> None:
+        if self.children:
+            self.stop.wait()
+            return
+        step = self.services.worker.process_due
+        poll = self.config.processing.poll_seconds
+        loop(step, self.clock, self.wake, self.stop, poll, self.send_wake)
+
+    def shutdown(self) -> None:
+        """No new mail first, then let the workers finish what they hold, then the rest."""
+        self.stop.set()
+        self.hangup.set()
+        if self.smtp is not None:
+            self.smtp.stop()
+        else:
+            self.listener.close()
+        self.quit_children.close()
+        for child in self.children:
+            child.join(timeout=60)
+            if child.is_alive():  # stuck: never leave a process behind
+                child.kill()
+                child.join()
+        if self.scheduler is not None:
+            self.scheduler.shutdown(wait=True)
+        self.send_wake.set()
+        timeout = max((a.timeout_seconds for a in self.config.imap), default=1) + 5
+        for mailbox in self.mailboxes:
+            mailbox.join(timeout=timeout)
+        for thread in self.threads:
+            thread.join(timeout=30)
+        if self.member is not None:
+            self.member.leave()
+        self.services.dispose()
+
+
+def _fatal(message: str, code: int) -> int:
+    """A start-up failure: one line on stderr (and in the log file, if there is one)."""
+    logs.decision(log, logging.ERROR, action="cannot-start", reason=message)
+    if any(isinstance(h, logging.FileHandler) for h in logging.getLogger("maildesk").handlers):
+        print(f"maildesk: {message}", file=sys.stderr)
+    return code
+
+
+def _outbound(config: Config) -> str:
+    out = config.outbound
+    if out.host:
+        return f"relay {out.host}:{out.port} tls={out.tls}"
+    return f"pickup {Path(out.pickup_dir).resolve()}"
+
+
+def _reloads(
+    config: Config,
+    services: Services,
+    hangup: threading.Event,
+    stop: threading.Event,
+    generations: _Generations,
+) -> None:
+    """On SIGHUP: reopen the log file and reload the templates; a broken set is refused
+    (logged) and the one in use stays. Never stops the daemon."""
+    while True:
+        hangup.wait()
+        if stop.is_set():
+            return
+        hangup.clear()
+        reopened = logs.reopen()
+        generations.logs.value += 1
+        try:
+            templates = load_templates(config)
+        except Exception as exc:  # noqa: BLE001 - a broken set must never stop the daemon
+            logs.decision(
+                log,
+                logging.ERROR,
+                action="reload-refused",
+                templates=services.templates.directory,
+                reason=f"{type(exc).__name__}: {exc}",
+            )
+            continue
+        services.templates = services.notifier.templates = templates
+        generations.templates.value += 1
+        logs.decision(
+            log, action="reloaded", signal="SIGHUP", templates=templates.directory, log=reopened
+        )
 
 
 def _worker_process(
@@ -229,17 +390,34 @@ def _worker_process(
     wake: Doorbell,
     sent: Doorbell,
     quit_children: Closing,
+    generations: _Generations,
+    listener: socket.socket,
 ) -> None:
-    """A forked worker: its own engines, processing until the parent stops or dies."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    """A forked worker: its own engines, processing until the parent stops or dies.
+
+    It ignores SIGTERM, SIGINT and SIGHUP, which a service manager or a terminal may
+    send to the whole process group: the parent decides when to stop and what to reload."""
+    for signum in HANDLED:
+        signal.signal(signum, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, HANDLED)
+    listener.close()  # the parent's: a worker must not keep the port bound after it dies
     quit_children.child_side()
     services = build(config, migrate=False)
     stop = threading.Event()
+    seen = (generations.logs.value, generations.templates.value)
 
     def watch_parent() -> None:
+        nonlocal seen
         while not quit_children.closed(1.0):
-            pass
+            now_seen = (generations.logs.value, generations.templates.value)
+            if now_seen[0] != seen[0]:
+                logs.reopen()
+            if now_seen[1] != seen[1]:
+                try:
+                    services.notifier.templates = load_templates(config)
+                except Exception as exc:  # noqa: BLE001 - keep the set in use
+                    logs.decision(log, logging.ERROR, action="reload-refused", reason=str(exc))
+            seen = now_seen
         stop.set()  # the parent stopped or died: mail not yet processed stays in the spool
         wake.set()
 

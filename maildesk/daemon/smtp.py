@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import ssl
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -380,15 +381,50 @@ class _Session(SMTP):
 
 
 class _Controller(Controller):
-    def __init__(self, handler: IntakeHandler, gate: ConnectionGate, **kwargs: object) -> None:
+    def __init__(
+        self,
+        handler: IntakeHandler,
+        gate: ConnectionGate,
+        sock: socket.socket | None = None,
+        **kwargs: object,
+    ) -> None:
         super().__init__(handler, **kwargs)  # type: ignore[arg-type]
         self.gate = gate
+        self.sock = sock
+        if sock is not None:
+            self.port = sock.getsockname()[1]
 
     def factory(self) -> SMTP:
         return _Session(self.handler, self.gate, **self.SMTP_kwargs)
 
+    def _create_server(self):  # type: ignore[no-untyped-def]
+        if self.sock is None:
+            return super()._create_server()
+        return self.loop.create_server(self._factory_invoker, sock=self.sock)
 
-def controller(handler: IntakeHandler, config: Config) -> Controller:
+
+def listen(host: str, port: int) -> socket.socket:
+    """The listening socket, bound now (raises OSError: address in use, not allowed, ...),
+    so a daemon that cannot listen stops before it forks workers or starts threads."""
+    family, kind, proto, _, address = socket.getaddrinfo(
+        host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(100)
+    except OSError:
+        sock.close()
+        raise
+    sock.setblocking(False)
+    return sock
+
+
+def controller(
+    handler: IntakeHandler, config: Config, sock: socket.socket | None = None
+) -> Controller:
+    """`sock`: a socket from `listen()`; without one, the controller binds when started."""
     gate = ConnectionGate(
         config.smtp.max_connections,
         config.smtp.max_connections_per_client,
@@ -400,6 +436,7 @@ def controller(handler: IntakeHandler, config: Config) -> Controller:
     return _Controller(
         handler,
         gate,
+        sock,
         hostname=config.smtp.host,
         port=config.smtp.port,
         data_size_limit=config.smtp.max_message_bytes,

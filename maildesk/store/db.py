@@ -144,3 +144,41 @@ def migrate(engine: Engine) -> None:
 
 def has_schema(engine: Engine) -> bool:
     return inspect(engine).has_table("alembic_version")
+
+
+class NoDatabase(Exception):
+    """A read-only command found no database where the configuration points."""
+
+
+def where(url: str) -> str:
+    """The database as an admin locates it: a SQLite file's absolute path, else the URL
+    without its password."""
+    parsed = make_url(url)
+    if parsed.drivername.startswith("sqlite"):
+        name = parsed.database or ":memory:"
+        return name if name == ":memory:" or name.startswith("file:") else str(Path(name).resolve())
+    return parsed.render_as_string(hide_password=True)
+
+
+def open_existing(url: str) -> Engine:
+    """An engine on a database that already holds maildesk's schema; never creates one
+    (`tickets`, `trace`, `outbox list`, `status` only read)."""
+    place = where(url)
+    if url.startswith("sqlite") and place != ":memory:" and not Path(place).is_file():
+        raise NoDatabase(
+            f"no database at {place} (check [database] url; it is created "
+            "by `maildesk run` or `maildesk ingest`)"
+        )
+    engine = connect(url)
+    try:
+        found = has_schema(engine)
+    except Exception as exc:  # noqa: BLE001 - server down, refused login, ...: say which
+        engine.dispose()
+        raise NoDatabase(f"cannot open the database {place}: {type(exc).__name__}: {exc}") from None
+    if not found:
+        engine.dispose()
+        raise NoDatabase(
+            f"no maildesk schema in the database {place} (it is created by "
+            "`maildesk run` or `maildesk ingest`)"
+        )
+    return engine

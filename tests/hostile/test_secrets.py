@@ -214,7 +214,8 @@ def test_the_command_line_reports_database_and_imap_trouble_without_passwords(
         tmp_path / "refused", f"postgresql+psycopg://postgres:{password}@127.0.0.1:1/x"
     )
     ingest = _maildesk("--config", str(refused_db), "ingest", str(path))
-    assert status.returncode == 0, status.stderr
+    assert status.returncode == 2, status.stderr  # CRITICAL: no live instance (or no schema)
+    assert status.stdout.startswith("MAILDESK CRITICAL - "), status.stdout
     assert "connection refused" in check.stdout, check.stdout
     assert ingest.returncode == 75
     assert "cannot open the database" in ingest.stderr
