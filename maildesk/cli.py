@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from maildesk import config as config_module
-from maildesk import logs
+from maildesk import contract, logs
 
 EX_TEMPFAIL = 75
 
@@ -138,6 +138,7 @@ def _add_ticket_commands(sub) -> None:
 
     trace = sub.add_parser("trace", help="every decision taken about a message, in order")
     trace.add_argument("message_id", metavar="MESSAGE-ID", help="with or without <angle brackets>")
+    trace.add_argument("--json", action="store_true", help="print JSON (docs/json.md)")
     trace.set_defaults(handler=_trace)
 
 
@@ -198,7 +199,7 @@ def _ingest(args: argparse.Namespace, config: config_module.Config) -> int:
             if result.outcome != "retry":
                 break
             result = services.worker.process(inbound_id, now, force=True)
-        print(json.dumps(result.as_json(), ensure_ascii=False), flush=True)
+        print(json.dumps(contract.ingest(result.as_json()), ensure_ascii=False), flush=True)
     return status
 
 
@@ -208,7 +209,7 @@ def _tickets_list(args: argparse.Namespace, config: config_module.Config) -> int
 
     rows = report.list_tickets(build(config).engine, status=args.status, queue=args.queue)
     if args.json:
-        print(json.dumps(rows, ensure_ascii=False, indent=2, default=str))
+        print(json.dumps(contract.ticket_list(rows), ensure_ascii=False, indent=2))
     else:
         print(report.format_ticket_list(rows))
     return 0
@@ -225,7 +226,7 @@ def _tickets_show(args: argparse.Namespace, config: config_module.Config) -> int
         print(f"maildesk: no ticket {args.key}", file=sys.stderr)
         return 1
     if args.json:
-        print(json.dumps(ticket, ensure_ascii=False, indent=2, default=str))
+        print(json.dumps(contract.ticket(ticket), ensure_ascii=False, indent=2))
     else:
         print(report.format_ticket(ticket))
     return 0
@@ -279,6 +280,9 @@ def _trace(args: argparse.Namespace, config: config_module.Config) -> int:
     if not steps:
         print(f"maildesk: no decision recorded for {mid}", file=sys.stderr)
         return 1
+    if args.json:
+        print(json.dumps(contract.trace(mid, steps), ensure_ascii=False, indent=2))
+        return 0
     for step in steps:
         print(logs.line(**step))
     return 0
@@ -298,7 +302,7 @@ def _outbox_list(args: argparse.Namespace, config: config_module.Config) -> int:
 
     rows = report.list_outbox(build(config).engine, status=args.status)
     if args.json:
-        print(json.dumps(rows, ensure_ascii=False, indent=2, default=str))
+        print(json.dumps(contract.outbox_list(rows), ensure_ascii=False, indent=2))
     else:
         print(report.format_outbox(rows))
     return 0
