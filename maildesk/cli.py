@@ -15,7 +15,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from maildesk import __version__, logs
+from maildesk import __version__, contract, logs
 from maildesk import config as config_module
 
 EX_DATAERR = 65
@@ -246,6 +246,7 @@ def _add_ticket_commands(sub) -> None:
 
     trace = sub.add_parser("trace", help="every decision taken about a message, in order")
     trace.add_argument("message_id", metavar="MESSAGE-ID", help="with or without <angle brackets>")
+    trace.add_argument("--json", action="store_true", help="print JSON (docs/json.md)")
     trace.set_defaults(handler=_trace)
 
 
@@ -325,7 +326,7 @@ def _ingest(args: argparse.Namespace, config: config_module.Config) -> int:
             if result.outcome != "retry":
                 break
             result = services.worker.process(inbound_id, now, force=True)
-        print(json.dumps(result.as_json(), ensure_ascii=False), flush=True)
+        print(json.dumps(contract.ingest(result.as_json()), ensure_ascii=False), flush=True)
     return status
 
 
@@ -343,7 +344,7 @@ def _tickets_list(args: argparse.Namespace, config: config_module.Config) -> int
 
     rows = report.list_tickets(_existing(config), status=args.status, queue=args.queue)
     if args.json:
-        print(json.dumps(rows, ensure_ascii=False, indent=2, default=str))
+        print(json.dumps(contract.ticket_list(rows), ensure_ascii=False, indent=2))
     else:
         print(report.format_ticket_list(rows))
     return 0
@@ -360,7 +361,7 @@ def _tickets_show(args: argparse.Namespace, config: config_module.Config) -> int
         print(f"maildesk: no ticket {args.key}", file=sys.stderr)
         return 1
     if args.json:
-        print(json.dumps(ticket, ensure_ascii=False, indent=2, default=str))
+        print(json.dumps(contract.ticket(ticket), ensure_ascii=False, indent=2))
     else:
         print(report.format_ticket(ticket))
     return 0
@@ -413,6 +414,9 @@ def _trace(args: argparse.Namespace, config: config_module.Config) -> int:
     if not steps:
         print(f"maildesk: no decision recorded for {mid}", file=sys.stderr)
         return 1
+    if args.json:
+        print(json.dumps(contract.trace(mid, steps), ensure_ascii=False, indent=2))
+        return 0
     for step in steps:
         print(logs.line(**step))
     return 0
@@ -431,7 +435,7 @@ def _outbox_list(args: argparse.Namespace, config: config_module.Config) -> int:
 
     rows = report.list_outbox(_existing(config), status=args.status)
     if args.json:
-        print(json.dumps(rows, ensure_ascii=False, indent=2, default=str))
+        print(json.dumps(contract.outbox_list(rows), ensure_ascii=False, indent=2))
     else:
         print(report.format_outbox(rows))
     return 0

@@ -2,7 +2,8 @@
 
 `<SUP-12.3k9f2a7q1c.h7d0a9e5b1c2f4d6@support.example.com>`: the ticket key, a random
 nonce, and an HMAC of both under the instance secret. Only a mail we sent can carry a
-valid one, so threading by it needs no further trust check.
+valid one; who may write into the ticket it names is still decided by the threading
+rule (`inbound/thread.py`), since our mail is forwarded and quoted.
 """
 
 from __future__ import annotations

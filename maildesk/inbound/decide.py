@@ -231,13 +231,15 @@ def _past_new_ticket_cap(draft: Draft, ctx: Context) -> Draft | None:
 
 def _bounced(draft: Draft, ctx: Context) -> tuple[str, str | None] | None:
     """Which of our notifications a bounce is about: by quoted Message-ID, else recipient."""
-    p = draft.parsed
-    for mid in (*p.quoted_message_ids, *p.in_reply_to, *p.references):
+    p, screening = draft.parsed, draft.screening
+    quoted = screening.quoted_ids if screening else ()
+    failed = screening.failed_recipients if screening else ()
+    for mid in dict.fromkeys((*p.quoted_message_ids, *quoted, *p.in_reply_to, *p.references)):
         if ctx.ids.ticket_key(mid):
             found = ctx.view.notification(mid)
             if found:
                 return found
-    for rcpt in p.failed_recipients:
+    for rcpt in dict.fromkeys((*p.failed_recipients, *failed)):
         mid = ctx.view.last_notification_to(rcpt)
         if mid:
             return ctx.view.notification(mid)

@@ -36,7 +36,12 @@ def dedupe(draft: Draft, ctx: Context) -> Draft:
 
 
 def screen_step(draft: Draft, ctx: Context) -> Draft:
-    result = screen(draft.parsed, ctx.config.own_addresses, draft.envelope_from)
+    result = screen(
+        draft.parsed,
+        ctx.config.own_addresses,
+        draft.envelope_from,
+        lambda message_id: ctx.ids.ticket_key(message_id) is not None,
+    )
     return replace(draft, screening=result).note("screen", result.kind, result.reason)
 
 

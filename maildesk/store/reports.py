@@ -87,7 +87,8 @@ def show_ticket(engine: Engine, key: str, sla: SlaView | None = None) -> dict[st
         ticket["fields"] = fields
         ticket["missing_fields"] = list(details.missing_fields) if details else []
         quality = dict(details.subject_quality) if details else {"ok": True, "reasons": []}
-        ticket["subject_quality"] = "ok" if quality.get("ok") else quality.get("reasons", [])
+        ok = bool(quality.get("ok", True))
+        ticket["subject_quality"] = {"ok": ok, "reasons": [] if ok else quality.get("reasons", [])}
         ticket["incomplete"] = bool(ticket["missing_fields"]) or not quality.get("ok", True)
         ticket["status_label"] = label("status", ticket["status"], ticket["language"] or "fr")
         if sla is not None:
@@ -197,7 +198,7 @@ def trace(engine: Engine, message_id: str) -> list[dict[str, Any]]:
         )
         return [
             {
-                "at": r.at.isoformat() if r.at else None,
+                "at": utc(r.at).isoformat() if r.at else None,
                 "inbound": r.inbound_id,
                 "step": r.step,
                 "action": r.action,
@@ -245,7 +246,7 @@ def format_ticket(t: dict[str, Any]) -> str:
         )
     out.append(f"  missing_fields: {', '.join(t['missing_fields']) or '(none)'}")
     quality = t["subject_quality"]
-    out.append(f"  subject_quality: {quality if quality == 'ok' else ', '.join(quality)}")
+    out.append(f"  subject_quality: {'ok' if quality['ok'] else ', '.join(quality['reasons'])}")
     if t.get("linked_to"):
         out.append(f"  linked to: {t['linked_to']}")
     out.append(

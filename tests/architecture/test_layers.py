@@ -35,6 +35,7 @@ LAYERS = {
     "maildesk.store": 4,
     "maildesk.daemon": 5,
     "maildesk.cli": 6,
+    "maildesk.contract": 5,  # the JSON documents the command line prints (beside daemon)
     "maildesk.__main__": 7,
 }
 PURE = ("maildesk.config", "maildesk.desk", "maildesk.inbound", "maildesk.outbound", *LEAVES)

@@ -56,7 +56,7 @@ def test_complete_request_gets_one_ack_without_questions(services):
     assert ticket["criticality"] == "high"
     assert ticket["criticality_defaulted"] is False
     assert ticket["missing_fields"] == []
-    assert ticket["subject_quality"] == "ok"
+    assert ticket["subject_quality"] == {"ok": True, "reasons": []}
     assert ticket["incomplete"] is False
     acks = sent(services, "ack")
     assert len(acks) == 1
@@ -74,7 +74,9 @@ def test_incomplete_request_is_created_and_told_precisely_what_to_add(services):
     assert ticket["status"] == "new"
     assert ticket["incomplete"] is True
     assert ticket["missing_fields"] == ["version", "company", "phone"]
-    assert "module-name" in ticket["subject_quality"] or "generic-word" in ticket["subject_quality"]
+    assert ticket["subject_quality"]["ok"] is False
+    reasons = ticket["subject_quality"]["reasons"]
+    assert "module-name" in reasons or "generic-word" in reasons
     assert ticket["criticality"] == "medium"
     assert ticket["criticality_defaulted"] is True
     body = text_of(sent(services, "ack")[0].raw)

@@ -42,12 +42,14 @@ def test_ingest_files_and_stdin_print_one_json_object_each(db_url, tmp_path):
     lines = [json.loads(x) for x in done.stdout.decode().splitlines()]
     assert lines == [
         {
+            "schema": 1,
             "outcome": "created",
             "ticket": "SUP-1",
             "message_id": "<one@acme.ch>",
             "reason": "new request",
         },
         {
+            "schema": 1,
             "outcome": "duplicate",
             "ticket": "SUP-1",
             "message_id": "<one@acme.ch>",
@@ -68,13 +70,10 @@ def test_ingest_files_and_stdin_print_one_json_object_each(db_url, tmp_path):
     }
     assert [e["kind"] for e in shown["events"]] == ["created", "message-in"]
     listed = json.loads(_run(["--config", str(cfg), "tickets", "list", "--json"]).stdout)
-    assert [(t["key"], t["messages"]) for t in listed] == [("SUP-1", 2)]
-    assert (
-        json.loads(
-            _run(["--config", str(cfg), "tickets", "list", "--json", "--status", "closed"]).stdout
-        )
-        == []
-    )
+    assert [(t["key"], t["messages"]) for t in listed["tickets"]] == [("SUP-1", 2)]
+    assert json.loads(
+        _run(["--config", str(cfg), "tickets", "list", "--json", "--status", "closed"]).stdout
+    ) == {"schema": 1, "tickets": []}
 
     trace = _run(["--config", str(cfg), "trace", "two@acme.ch"]).stdout.decode().splitlines()
     steps = [line.split(" step=")[1].split()[0] for line in trace]

@@ -78,10 +78,11 @@ class Desk:
         )
 
     def outbox(self) -> list[dict]:
-        return json.loads(self.cli("outbox", "list", "--json").stdout)
+        return json.loads(self.cli("outbox", "list", "--json").stdout)["notifications"]
 
     def tickets(self) -> list[str]:
-        return [t["key"] for t in json.loads(self.cli("tickets", "list", "--json").stdout)]
+        listed = json.loads(self.cli("tickets", "list", "--json").stdout)["tickets"]
+        return [t["key"] for t in listed]
 
     def sent(self, key: str) -> Counter[str]:
         return Counter(row["template"] for row in self.outbox() if row["ticket"] == key)
