@@ -229,7 +229,8 @@ def test_every_command_prints_the_documented_shape(db_url, tmp_path, capsys):
         message_id="<notice-1@mx.partner.example>",
     )
     (tmp_path / "notice.eml").write_bytes(notice)
-    (tmp_path / "empty.eml").write_bytes(b"\r\n")
+    # no sender: nothing to answer, no ticket (empty input is refused with 65, no document)
+    (tmp_path / "empty.eml").write_bytes(b"Subject: no sender\r\n\r\nhello\r\n")
     out = cli(
         capsys,
         cfg,
