@@ -127,6 +127,9 @@ class StaffConfig:
     # Message-IDs and, when this list is set, carries a passing DKIM/DMARC result
     # (Authentication-Results) from one of these authserv-ids (your receiving server).
     trusted_authserv_ids: tuple[str, ...] = ()
+    # The customer's files travel with the staff notices up to this size per notice; the
+    # rest are listed, and `#files` sends them in mails of at most this size each.
+    attachments_max_bytes: int = 10 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -280,7 +283,11 @@ def from_mapping(data: dict[str, Any], source: str = "(mapping)") -> Config:
         staff=reader.section(
             "staff",
             StaffConfig,
-            {"addresses": _address_list, "trusted_authserv_ids": _string_list},
+            {
+                "addresses": _address_list,
+                "trusted_authserv_ids": _string_list,
+                "attachments_max_bytes": _positive_int,
+            },
         ),
         clock=reader.section("clock", ClockConfig, {"timezone": _timezone}),
         processing=reader.section(

@@ -110,6 +110,9 @@ class Notify:
     extra: tuple[tuple[str, object], ...] = ()  # template values beyond the ticket's own
     cause: str | None = None  # None: the inbound message being processed
     attachments_from: int | None = None  # relay the attachments of this inbound message
+    # Staff copies: every file of `attachments_from` (inline images inline) up to
+    # `[staff] attachments_max_bytes`, the rest listed with their sizes.
+    attachments_capped: bool = False
 
 
 @dataclass(frozen=True)

@@ -265,7 +265,17 @@ def _tell_staff(
     body = (("body", draft.parsed.text_body[:20000]),)
     lang = ctx.config.templates.default_language
     return tuple(
-        Notify(template, address, "", key, auto_submitted=AUTO_GENERATED, language=lang, extra=body)
+        Notify(
+            template,
+            address,
+            "",
+            key,
+            auto_submitted=AUTO_GENERATED,
+            language=lang,
+            extra=body,
+            attachments_from=-1,  # the customer's files travel with the notice
+            attachments_capped=True,
+        )
         for address in staff
         if address != draft.parsed.sender
     )

@@ -288,6 +288,29 @@ def attachment_payloads(raw: bytes) -> list[tuple[str, str, bytes]]:
     return found
 
 
+def message_files(raw: bytes) -> list[tuple[str, str, bytes, str]]:
+    """(filename, content type, bytes, Content-ID) of every file of a mail, as `_bodies`
+    counts them (a non-text part is a file even without a name); the Content-ID only for
+    an inline image, so that the copy can show it where the sender placed it."""
+    found: list[tuple[str, str, bytes, str]] = []
+    for part in _leaves(_load(raw), []):
+        ctype = part.get_content_type()
+        filename = part.get_filename()
+        disposition = part.get_content_disposition()
+        if not (filename or disposition == "attachment" or not ctype.startswith("text/")):
+            continue
+        payload = _payload_bytes(part, [])
+        kind = presented_type(ctype, sniff_type(payload))
+        cid = one_line(str(part.get("content-id") or ""), 250)
+        inline = disposition != "attachment" and kind.startswith("image/")
+        # An unnamed inline image (Outlook's are named, others not) is named as its
+        # Content-ID's left part, the way mail clients name it when it is saved.
+        unnamed = cid.strip("<>").partition("@")[0] if inline else ""
+        name = display_filename(filename or unnamed) or "(unnamed)"
+        found.append((name, kind, payload, cid if inline else ""))
+    return found
+
+
 def _ids(value: str) -> list[str]:
     return MSGID_RE.findall(value)[:100]
 

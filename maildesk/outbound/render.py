@@ -16,7 +16,7 @@ from typing import Any
 import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from maildesk.desk.labels import label
+from maildesk.desk.labels import label, size_label, value_label
 
 TEMPLATE_NAMES: tuple[str, ...] = (
     "ack",
@@ -52,6 +52,9 @@ CONTEXT_NAMES: tuple[str, ...] = (
     "state",
     "errors",
     "valid_commands",
+    "files",
+    "files_withheld",
+    "files_cap",
     "lang",
 )
 
@@ -132,6 +135,7 @@ def _environment(directory: Path) -> ImmutableSandboxedEnvironment:
         auto_reload=False,
     )
     env.globals["label"] = label
+    env.globals["value_label"] = value_label
     return env
 
 
@@ -239,8 +243,31 @@ def sample_context(name: str, lang: str = "fr", *, minimal: bool = False) -> dic
         "state": "at_risk" if minimal else "breached",
         "errors": [] if minimal else ["#statut: unknown command"],
         "valid_commands": ["#status in_progress", "#criticality low", "#close solved"],
+        "files": [] if minimal else _sample_files(lang),
+        "files_withheld": 0 if minimal else 1,
+        "files_cap": size_label(10 * 1024 * 1024, lang),
         "lang": lang,
     }
+
+
+def _sample_files(lang: str) -> list[dict[str, Any]]:
+    files = [
+        ("fehler.png", "image/png", 40_960, True, "fehler@acme"),
+        ("journal.pdf", "application/pdf", 180_000, True, ""),
+        ("export.zip", "application/zip", 24_000_000, False, ""),
+    ]
+    return [
+        {
+            "name": name,
+            "type": ctype,
+            "size": size,
+            "size_label": size_label(size, lang),
+            "attached": attached,
+            "inline": bool(cid),
+            "cid": cid,
+        }
+        for name, ctype, size, attached, cid in files
+    ]
 
 
 def _sample_ticket(lang: str, *, minimal: bool) -> dict[str, Any]:

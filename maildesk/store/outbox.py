@@ -18,10 +18,12 @@ from maildesk.addresses import domain_of
 from maildesk.config import Config
 from maildesk.desk.effects import Notify
 from maildesk.desk.labels import label
+from maildesk.desk.labels import size_label as label_size
 from maildesk.inbound.parse import attachment_payloads
 from maildesk.msgid import MessageIds
-from maildesk.outbound.compose import Headers, compose
+from maildesk.outbound.compose import File, Headers, compose
 from maildesk.outbound.render import CONTEXT_NAMES, TemplateSet
+from maildesk.store import notice_files
 from maildesk.store.history import SYSTEM, record_event
 from maildesk.store.models import inbound, outbox, participants, ticket_details, tickets
 
@@ -102,9 +104,12 @@ class Notifier:
         now: datetime,
     ) -> tuple[Any, bytes]:
         context = self.context(conn, ticket, details, note, lang)
+        if note.attachments_capped:
+            files, context = self._capped_files(conn, note, context, lang)
+        else:
+            files = self._attachments(conn, note.attachments_from)
         rendered = self.templates.render(note.template, lang, context)
         from_name = str(dict(note.extra).get("from_name") or self.config.outbound.from_name)
-        files = self._attachments(conn, note.attachments_from)
         raw = compose(
             rendered,
             Headers(
@@ -180,6 +185,21 @@ class Notifier:
         )
         return row_id
 
+    def _capped_files(
+        self, conn: Connection, note: Notify, context: dict[str, Any], lang: str
+    ) -> tuple[list[File], dict[str, Any]]:
+        """The files of the mail a staff notice is about, within the cap; the rest listed."""
+        ids = [note.attachments_from] if note.attachments_from is not None else []
+        found = notice_files.files_of(conn, ids)
+        cap = self.config.staff.attachments_max_bytes
+        sent, withheld = notice_files.within_cap(found, cap)
+        context = context | {
+            "files": notice_files.described(found, sent, lang),
+            "files_withheld": len(withheld),
+            "files_cap": label_size(cap, lang),
+        }
+        return [f.file for f in sent], context
+
     def _attachments(self, conn: Connection, inbound_id: int | None) -> list:
         if inbound_id is None:
             return []
@@ -224,6 +244,9 @@ class Notifier:
             "supplied": {},
             "errors": [],
             "valid_commands": [],
+            "files": [],
+            "files_withheld": 0,
+            "files_cap": label_size(self.config.staff.attachments_max_bytes, lang),
             "lang": lang,
         }
         context |= {k: v for k, v in note.extra if k in CONTEXT_NAMES}
