@@ -129,6 +129,10 @@ def test_staff_notices_carry_the_customers_files_byte_for_byte(desk: Desk):
         assert "fehler.png (39 Ko)" in text
         assert "journal.pdf (29 Ko)" in text
         assert "#fichiers" not in text  # nothing withheld
+        # One language throughout: fields and values in French, yes/no as words.
+        assert "Captures d'écran : oui" in text
+        assert "Type de demande : Assistance" in text
+        assert "Criticité : Moyenne" in text
 
     # A reply with another screenshot: the reply notice carries it, byte for byte.
     (ack,) = desk.mails(CUSTOMER, "ack")
