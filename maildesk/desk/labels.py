@@ -90,6 +90,14 @@ LABELS: Mapping[str, Mapping[str, Mapping[str, str]]] = {
         "type": {"fr": "Type de demande", "de": "Art der Anfrage", "en": "Request type"},
         "criticality": {"fr": "Criticité", "de": "Kritikalität", "en": "Criticality"},
     },
+    # What a change in a ticket's history changed (the #history mail).
+    "change": {
+        "status": {"fr": "Statut", "de": "Status", "en": "Status"},
+        "criticality": {"fr": "Criticité", "de": "Kritikalität", "en": "Criticality"},
+        "request_type": {"fr": "Type de demande", "de": "Art der Anfrage", "en": "Request type"},
+        "assignee": {"fr": "Attribuée à", "de": "Zugewiesen an", "en": "Assigned to"},
+    },
+    "file": {"unnamed": {"fr": "(sans nom)", "de": "(ohne Namen)", "en": "(unnamed)"}},
     "yes_no": {
         "yes": {"fr": "oui", "de": "ja", "en": "yes"},
         "no": {"fr": "non", "de": "nein", "en": "no"},

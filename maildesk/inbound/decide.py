@@ -28,7 +28,7 @@ from maildesk.desk.view import TicketRef
 from maildesk.inbound import request_quality as qualify
 from maildesk.inbound.draft import Context, Draft, message_of
 from maildesk.inbound.screen import BOUNCE
-from maildesk.inbound.staff import staff_reply
+from maildesk.inbound.staff import read_only_request, requests, staff_reply
 from maildesk.inbound.thread import trusted
 from maildesk.inbound.trust import staff_verdict
 
@@ -63,6 +63,10 @@ def decide(draft: Draft, ctx: Context) -> Draft:
         )
         if trusted:
             return staff_reply(draft.note("trust", "staff", why), ctx, ticket)
+        asked = read_only_request(draft) if threading.via == "subject-tag" else None
+        if asked is not None:
+            why = "a read-only request by subject tag: answered to the staff address only"
+            return requests(draft.note("trust", "staff-request", why), ticket, asked)
         draft = draft.note("trust", "suspected-forgery", f"staff sender not trusted: {why}")
     if ticket.status == st.CLOSED:
         return _closed(draft, ctx, ticket, people)

@@ -32,6 +32,8 @@ TEMPLATE_NAMES: tuple[str, ...] = (
     "staff_customer_reply",
     "staff_sla_warning",
     "command_error",
+    "staff_history",
+    "staff_files",
 )
 
 # The top-level names every template receives (the same for all, so any template may use any).
@@ -55,6 +57,9 @@ CONTEXT_NAMES: tuple[str, ...] = (
     "files",
     "files_withheld",
     "files_cap",
+    "history",
+    "part",
+    "parts",
     "lang",
 )
 
@@ -246,8 +251,46 @@ def sample_context(name: str, lang: str = "fr", *, minimal: bool = False) -> dic
         "files": [] if minimal else _sample_files(lang),
         "files_withheld": 0 if minimal else 1,
         "files_cap": size_label(10 * 1024 * 1024, lang),
+        "history": [] if minimal else _sample_history(lang),
+        "part": 1,
+        "parts": 1 if minimal else 2,
         "lang": lang,
     }
+
+
+def _sample_history(lang: str) -> list[dict[str, Any]]:
+    message = {
+        "kind": "message",
+        "at": "02.03.2026 09:00",
+        "direction": "in",
+        "internal": False,
+        "automatic": False,
+        "who": "Anne Muster <anne.muster@customer.example>",
+        "subject": "Erreur SwissDec",
+        "text": "La transmission échoue.",
+        "files": ["fehler.png"],
+    }
+    return [
+        message,
+        {
+            "kind": "notice",
+            "at": "02.03.2026 09:00",
+            "who": "anne.muster@customer.example",
+            "subject": "Demande reçue",
+        },
+        {
+            "kind": "change",
+            "at": "02.03.2026 09:30",
+            "what": label("change", "status", lang),
+            "old": label("status", "new", lang),
+            "new": label("status", "in_progress", lang),
+            "who": "luc.bernard@help.example",
+            "reason": "",
+        },
+        message
+        | {"direction": "out", "who": "Luc Bernard <luc.bernard@help.example>", "files": []},
+        message | {"internal": True, "files": []},
+    ]
 
 
 def _sample_files(lang: str) -> list[dict[str, Any]]:

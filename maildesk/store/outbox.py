@@ -8,6 +8,7 @@ that caused it committed. Nothing here talks to a mail server.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -23,7 +24,7 @@ from maildesk.inbound.parse import attachment_payloads
 from maildesk.msgid import MessageIds
 from maildesk.outbound.compose import File, Headers, compose
 from maildesk.outbound.render import CONTEXT_NAMES, TemplateSet
-from maildesk.store import notice_files
+from maildesk.store import notice_files, ticket_history
 from maildesk.store.history import SYSTEM, record_event
 from maildesk.store.models import inbound, outbox, participants, ticket_details, tickets
 
@@ -39,7 +40,55 @@ class Notifier:
     def enqueue(
         self, conn: Connection, ticket_id: int, note: Notify, cause: str, now: datetime
     ) -> int | None:
-        """Store the notification; None when this cause already produced it (idempotent)."""
+        """Store the notification; None when this cause already produced it (idempotent).
+        `staff_files` becomes one mail per batch of files (causes `…:files:1`, `…:2`…)."""
+        if note.template == "staff_files":
+            return self._enqueue_batches(conn, ticket_id, note, cause, now)
+        return self._enqueue(conn, ticket_id, note, cause, now)
+
+    def _enqueue_batches(
+        self, conn: Connection, ticket_id: int, note: Notify, cause: str, now: datetime
+    ) -> int | None:
+        cap = self.config.staff.attachments_max_bytes
+        found = self._left_out(conn, ticket_id, cap)
+        mails, too_large = notice_files.batches(found, cap)
+        first = None
+        for number, batch in enumerate(mails or [[]], start=1):
+
+            def prepare(lang: str, batch=batch, number=number) -> tuple[dict, list[File]]:
+                context = {
+                    "files": notice_files.described(batch + too_large, batch, lang),
+                    "files_withheld": len(too_large),
+                    "part": number,
+                    "parts": max(len(mails), 1),
+                }
+                return context, [f.file for f in batch]
+
+            row = self._enqueue(conn, ticket_id, note, f"{cause}:files:{number}", now, prepare)
+            first = first or row
+        return first
+
+    def _left_out(self, conn: Connection, ticket_id: int, cap: int) -> list[notice_files.Found]:
+        """The files each message's notice left out; when none were, every file."""
+        everything = notice_files.files_of(conn, ticket_history.inbound_ids(conn, ticket_id))
+        left_out = [
+            f
+            for inbound_id in dict.fromkeys(f.inbound_id for f in everything)
+            for f in notice_files.within_cap(
+                [g for g in everything if g.inbound_id == inbound_id], cap
+            )[1]
+        ]
+        return left_out or everything
+
+    def _enqueue(
+        self,
+        conn: Connection,
+        ticket_id: int,
+        note: Notify,
+        cause: str,
+        now: datetime,
+        prepare: Any = None,
+    ) -> int | None:
         exists = conn.execute(
             _SAME_NOTIFICATION,
             {"cause": cause, "recipient": note.recipient, "template": note.template},
@@ -50,6 +99,7 @@ class Notifier:
         details = conn.execute(_DETAILS, {"ticket": ticket_id}).first()
         lang = (
             note.language
+            or (self.staff_language(note.recipient) if _for_staff(note.template) else "")
             or (details.language if details else "")
             or self.config.templates.default_language
         )
@@ -57,7 +107,9 @@ class Notifier:
         sender = queue.addresses[0]
         message_id = self.ids.make(ticket.key, domain_of(sender))
         try:
-            rendered, raw = self._render(conn, ticket, details, note, lang, sender, message_id, now)
+            rendered, raw = self._render(
+                conn, ticket, details, note, lang, sender, message_id, now, prepare
+            )
         except Exception as exc:  # noqa: BLE001 - a broken template must not lose the mail
             return self._render_failed(
                 conn, ticket, note, cause, lang, sender, message_id, exc, now
@@ -102,9 +154,18 @@ class Notifier:
         sender: str,
         message_id: str,
         now: datetime,
+        prepare: Any = None,
     ) -> tuple[Any, bytes]:
         context = self.context(conn, ticket, details, note, lang)
-        if note.attachments_capped:
+        if note.template == "staff_history":
+            context["history"] = ticket_history.entries(
+                conn, ticket.id, lang, self.config.clock.timezone
+            )
+            note = replace(note, attachments_from=None)
+        if prepare is not None:
+            extra, files = prepare(lang)
+            context |= extra
+        elif note.attachments_capped:
             files, context = self._capped_files(conn, note, context, lang)
         else:
             files = self._attachments(conn, note.attachments_from)
@@ -128,6 +189,10 @@ class Notifier:
             files,
         )
         return rendered, raw
+
+    def staff_language(self, address: str) -> str:
+        """The language a consultant reads: their own (`[staff.people]`), else the default."""
+        return self.config.templates.default_language
 
     def _render_failed(
         self,
@@ -188,8 +253,12 @@ class Notifier:
     def _capped_files(
         self, conn: Connection, note: Notify, context: dict[str, Any], lang: str
     ) -> tuple[list[File], dict[str, Any]]:
-        """The files of the mail a staff notice is about, within the cap; the rest listed."""
-        ids = [note.attachments_from] if note.attachments_from is not None else []
+        """The files of the mail a staff notice is about (of the whole ticket for the
+        history), within the cap; the rest listed."""
+        if note.template == "staff_history":
+            ids = ticket_history.inbound_ids(conn, context["ticket"]["id"])
+        else:
+            ids = [note.attachments_from] if note.attachments_from is not None else []
         found = notice_files.files_of(conn, ids)
         cap = self.config.staff.attachments_max_bytes
         sent, withheld = notice_files.within_cap(found, cap)
@@ -221,6 +290,7 @@ class Notifier:
         context: dict[str, Any] = dict.fromkeys(CONTEXT_NAMES, "")
         context |= {
             "ticket": {
+                "id": ticket.id,
                 "key": ticket.key,
                 "subject": ticket.subject,
                 "queue": ticket.queue,
@@ -247,10 +317,17 @@ class Notifier:
             "files": [],
             "files_withheld": 0,
             "files_cap": label_size(self.config.staff.attachments_max_bytes, lang),
+            "history": [],
+            "part": 1,
+            "parts": 1,
             "lang": lang,
         }
         context |= {k: v for k, v in note.extra if k in CONTEXT_NAMES}
         return context
+
+
+def _for_staff(template: str) -> bool:
+    return template.startswith("staff_") or template == "command_error"
 
 
 # Built once: on the per-message path a statement costs more to build than to run.

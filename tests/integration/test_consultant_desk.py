@@ -8,21 +8,29 @@ the files they carry are compared byte for byte with the ones the customer sent.
 from __future__ import annotations
 
 import os
+import smtplib
 import struct
 import zlib
+from datetime import datetime, timedelta
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
 
+from maildesk.daemon.worker import Result
+from tests.conftest import NOW
 from tests.integration import test_consultants as base
+from tests.integration.sink import Received
 from tests.integration.test_consultants import (
+    BOSS,
     CONSULTANT,
     CUSTOMER,
     STAFF,
     Desk,
     DeskFactory,
+    consultant_mail,
     text_of,
 )
+from tests.mail import message
 
 make_desk, desk = base.make_desk, base.desk  # the same desk: listener in, sink out
 
@@ -165,3 +173,137 @@ def test_files_beyond_the_cap_are_listed_with_their_size(make_desk: DeskFactory)
     assert "journal.pdf (29 Ko) – non joint" in text
     assert "1 fichier(s) non joint(s) : la limite est de 49 Ko par message" in text
     assert "#fichiers" in text
+
+
+# --- commands answering by mail --------------------------------------------------------------
+
+
+def send_at(desk: Desk, raw: bytes, envelope_from: str, now: datetime) -> Result:
+    """`Desk.send` at a later moment: processed and flushed as of `now`."""
+    crlf = raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    with smtplib.SMTP(desk.host, desk.port, timeout=10) as client:
+        client.sendmail(envelope_from, ["support@help.example"], crlf)
+    (result,) = desk.services.worker.process_due(now)
+    desk.services.sender.flush(now)
+    return result
+
+
+def customer_answer(reply: Received, body: str, number: int) -> bytes:
+    return message(
+        subject=f"RE: {reply.message['Subject']}",
+        body=body,
+        message_id=f"<answer-{number}@acme.ch>",
+        in_reply_to=reply.message_id,
+    )
+
+
+def five_exchanges(desk: Desk) -> Received:
+    """Request, answer, reply, internal note, answer, thanks; the last staff notice."""
+    at = [NOW + timedelta(minutes=30 * i) for i in range(7)]
+    send_at(desk, customer_mail(), CUSTOMER, at[0])
+    (notice,) = desk.mails(CONSULTANT, "staff_new_ticket")
+    send_at(desk, consultant_mail(notice, "Pouvez-vous envoyer le journal ?", 1), CONSULTANT, at[1])
+    reply = desk.mails(CUSTOMER, "reply")[-1]
+    quoted = "Voici le journal demandé.\n\nLe 02.03.2026, Service Clients a écrit :\n> Pouvez-vous"
+    send_at(desk, customer_answer(reply, quoted, 1), CUSTOMER, at[2])
+    note = "#note\nVu avec le développement : certificat expiré."
+    send_at(desk, consultant_mail(notice, note, 2), CONSULTANT, at[3])
+    send_at(desk, consultant_mail(notice, "Le correctif est en place.", 3), CONSULTANT, at[4])
+    reply = desk.mails(CUSTOMER, "reply")[-1]
+    send_at(desk, customer_answer(reply, "Merci, cela fonctionne.", 2), CUSTOMER, at[5])
+    return desk.mails(BOSS, "staff_customer_reply")[-1]
+
+
+def test_history_returns_the_whole_ticket_in_order(desk: Desk):
+    notice = five_exchanges(desk)
+    to_customer = len(desk.mails(CUSTOMER))
+
+    later = NOW + timedelta(hours=4)
+    result = send_at(desk, consultant_mail(notice, "#historique", 9, sender=BOSS), BOSS, later)
+
+    assert result.outcome == "appended"
+    assert len(desk.mails(CUSTOMER)) == to_customer  # nothing relayed
+    (history,) = desk.mails(BOSS, "staff_history")
+    assert str(history.message["In-Reply-To"]) == result.message_id
+    text = "\n".join(text_of(history))
+    expected = [
+        "10:00 – Message de Alice Martin <alice@acme.ch>",
+        "la transmission échoue, voir la capture ci-dessous.",
+        "[Fichiers : (sans nom), fehler.png, journal.pdf]",
+        "Avis automatique envoyé à alice@acme.ch",
+        "10:30 – Réponse envoyée au client par Marc Dubois <consultant@help.example>",
+        "Pouvez-vous envoyer le journal ?",
+        "10:30 – Statut : En attente de qualification → Attente client",
+        "11:00 – Message de Alice Martin <alice@acme.ch>",
+        "Voici le journal demandé.",
+        "11:00 – Statut : Attente client → En cours",
+        "11:30 – NOTE INTERNE (jamais envoyée au client) de Marc Dubois",
+        "Vu avec le développement : certificat expiré.",
+        "12:00 – Réponse envoyée au client par Marc Dubois",
+        "Le correctif est en place.",
+        "12:00 – Statut : En cours → Attente client",
+        "12:30 – Message de Alice Martin <alice@acme.ch>",
+        "Merci, cela fonctionne.",
+        "12:30 – Statut : Attente client → En cours",
+    ]
+    positions = [text.find(line) for line in expected]
+    assert all(p >= 0 for p in positions), [
+        e for e, p in zip(expected, positions, strict=True) if p < 0
+    ]
+    assert positions == sorted(positions), text
+    assert "> Pouvez-vous" not in text  # the customer's quote of our reply is removed
+    assert "#historique" not in text
+    assert "Captures d'écran : oui" in text
+    # The files of the whole ticket, byte for byte, within the cap.
+    got = files_of(history.raw)
+    assert got["fehler.png"][0] == SCREENSHOT
+    assert got["journal.pdf"][0] == JOURNAL
+
+
+def test_history_by_a_new_mail_with_the_tag_and_for_a_new_assignee(desk: Desk):
+    desk.send(customer_mail(), CUSTOMER)
+    new_mail = consultant_mail(
+        None, "#verlauf\n\nMarc Dubois\nTel. +41 31 555 01 23", 5, subject="[SUP-1] Verlauf bitte"
+    )
+
+    result = desk.send(new_mail, CONSULTANT)
+
+    assert (result.outcome, result.ticket) == ("appended", "SUP-1")
+    assert "staff-request" in desk.trace(result.message_id)
+    (history,) = desk.mails(CONSULTANT, "staff_history")
+    assert "la transmission échoue" in "\n".join(text_of(history))
+    # #assign in a reply: applied, and the new assignee receives the history mail.
+    (notice,) = desk.mails(CONSULTANT, "staff_new_ticket")
+    desk.send(consultant_mail(notice, f"#assign {BOSS}\n\nNous regardons.", 6), CONSULTANT)
+    assert desk.ticket()["assignee"] == BOSS
+    (handed,) = desk.mails(BOSS, "staff_history")
+    assert "Attribuée à : – → boss@help.example" in "\n".join(text_of(handed))
+    assert files_of(handed.raw)["fehler.png"][0] == SCREENSHOT
+
+
+def test_files_beyond_the_cap_come_with_files_in_mails_within_the_cap(make_desk: DeskFactory):
+    desk = make_desk(attachments_max_bytes=50_000)
+    extra = pdf(45_000)
+    raw = customer_mail(
+        files=(
+            ("fehler.png", "image/png", SCREENSHOT),
+            ("journal.pdf", "application/pdf", JOURNAL),
+            ("export.pdf", "application/pdf", extra),
+        )
+    )
+    desk.send(raw, CUSTOMER)
+    (notice,) = desk.mails(CONSULTANT, "staff_new_ticket")
+    assert set(files_of(notice.raw)) == {"<image001.png@01DA1234.5678>", "fehler.png"}
+
+    desk.send(consultant_mail(notice, "#fichiers", 7), CONSULTANT)
+
+    parts = desk.mails(CONSULTANT, "staff_files")
+    assert len(parts) == 2  # 30 KB + 45 KB do not fit in one mail of 50 KB
+    got = {}
+    for part in parts:
+        files = files_of(part.raw)
+        assert sum(len(v[0]) for v in files.values()) <= 50_000
+        got |= files
+    assert got["journal.pdf"][0] == JOURNAL
+    assert got["export.pdf"][0] == extra
+    assert "(1/2)" in str(parts[0].message["Subject"])
