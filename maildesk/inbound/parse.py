@@ -75,6 +75,9 @@ class Parsed:
     quoted_message_ids: tuple[str, ...] = ()
     failed_recipients: tuple[str, ...] = ()
     sender_problem: str = ""  # why `sender` is empty, in words for the trace
+    # The first mail attached whole (`message/rfc822`, a forward as attachment), parsed
+    # one level deep; None when there is none.
+    attached: Parsed | None = None
 
     @property
     def dedup_key(self) -> str:
@@ -162,7 +165,7 @@ def parse(raw: bytes) -> Parsed:
         raise Unprocessable(f"unreadable: {type(exc).__name__}: {exc}"[:500]) from exc
 
 
-def _parse(raw: bytes) -> Parsed:
+def _parse(raw: bytes, nested: bool = True) -> Parsed:
     sha = hashlib.sha256(raw).hexdigest()
     msg = _load(raw)
     defects: list[str] = [type(d).__name__ for d in msg.defects]
@@ -198,7 +201,23 @@ def _parse(raw: bytes) -> Parsed:
         ],
         quoted_message_ids=_quoted_ids(raw),
         failed_recipients=_failed_recipients(raw),
+        attached=_attached(msg, defects) if nested else None,
     )
+
+
+def _attached(msg: Message, defects: list[str]) -> Parsed | None:
+    """The first `message/rfc822` part, parsed (never deeper: its own are not read)."""
+    if msg.get_content_type() == "multipart/report":
+        return None  # a bounce returns our own mail: that is no forward
+    try:
+        for part in msg.walk():
+            if part.get_content_type() == "message/rfc822":
+                inner = part.get_payload()
+                if isinstance(inner, list) and inner and isinstance(inner[0], Message):
+                    return _storable(_parse(inner[0].as_bytes(policy=policy.compat32), False))
+    except Exception as exc:  # noqa: BLE001 - an unreadable attached mail is only a defect
+        defects.append(f"unreadable-attached-message:{type(exc).__name__}")
+    return None
 
 
 def _storable(parsed: Parsed) -> Parsed:
@@ -216,6 +235,7 @@ def _storable(parsed: Parsed) -> Parsed:
         html_body=_valid(parsed.html_body) if parsed.html_body is not None else None,
         html_source=_valid(parsed.html_source) if parsed.html_source is not None else None,
         attachments=tuple(replace(a, filename=_valid(a.filename)) for a in parsed.attachments),
+        attached=parsed.attached,
     )
 
 

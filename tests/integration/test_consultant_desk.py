@@ -16,6 +16,8 @@ from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
 
+import pytest
+
 from maildesk.daemon.worker import Result
 from tests.conftest import NOW
 from tests.integration import test_consultants as base
@@ -307,3 +309,130 @@ def test_files_beyond_the_cap_come_with_files_in_mails_within_the_cap(make_desk:
     assert got["journal.pdf"][0] == JOURNAL
     assert got["export.pdf"][0] == extra
     assert "(1/2)" in str(parts[0].message["Subject"])
+
+
+# --- tickets opened for a customer ---------------------------------------------------------
+
+ORIGINAL = (
+    "Bonjour Marc,\n\nla transmission SwissDec échoue depuis ce matin pour M. Dupont.\n\n"
+    "Version 12.4.1\nSociété : Acme SA\nTéléphone : +41 31 555 01 23\n\nAlice"
+)
+
+
+def outlook_forward(sender: str = CONSULTANT) -> bytes:
+    """Outlook's French forward: the note, a rule, the original's fields, its files."""
+    msg = EmailMessage()
+    msg["From"] = f"Marc Dubois <{sender}>"
+    msg["To"] = "support@help.example"
+    msg["Subject"] = "TR: Erreur SwissDec pour M. Dupont"
+    msg["Date"] = "Mon, 02 Mar 2026 10:00:00 +0100"
+    msg["Message-ID"] = "<fwd-outlook@help.example>"
+    msg.set_content(
+        "Bonjour, merci d'ouvrir une demande pour Alice.\n\nMarc\n\n"
+        "________________________________\n"
+        "De : Alice Martin <alice@acme.example>\n"
+        "Envoyé : lundi 2 mars 2026 08:12\n"
+        f"À : Marc Dubois <{CONSULTANT}>\n"
+        "Objet : Erreur SwissDec pour M. Dupont\n\n" + ORIGINAL
+    )
+    msg.add_attachment(JOURNAL, maintype="application", subtype="pdf", filename="journal.pdf")
+    return msg.as_bytes()
+
+
+def attached_forward() -> bytes:
+    """A forward as attachment: the customer's mail whole, as message/rfc822."""
+    original = EmailMessage()
+    original["From"] = "Bob Keller <bob@beta.example>"
+    original["To"] = CONSULTANT
+    original["Subject"] = "Lohnlauf bricht ab"
+    original["Date"] = "Mon, 02 Mar 2026 07:55:00 +0100"
+    original["Message-ID"] = "<original@beta.example>"
+    original.set_content("Guten Tag\n\nDer Lohnlauf bricht ab.\n\nVersion 12.3.0\nFirma: Beta AG")
+    original.add_attachment(SCREENSHOT, maintype="image", subtype="png", filename="fehler.png")
+    msg = EmailMessage()
+    msg["From"] = f"Marc Dubois <{CONSULTANT}>"
+    msg["To"] = "support@help.example"
+    msg["Subject"] = "Fwd: Lohnlauf bricht ab"
+    msg["Date"] = "Mon, 02 Mar 2026 10:00:00 +0100"
+    msg["Message-ID"] = "<fwd-attached@help.example>"
+    msg.set_content("Bitte für Bob aufnehmen.")
+    msg.add_attachment(original)
+    return msg.as_bytes()
+
+
+def test_forwarded_outlook_mail_opens_a_ticket_for_the_original_sender(desk: Desk):
+    result = desk.send(outlook_forward(), CONSULTANT)
+
+    assert (result.outcome, result.ticket) == ("created", "SUP-1")
+    ticket = desk.ticket()
+    assert ticket["requester"] == "alice@acme.example"
+    assert ticket["assignee"] == CONSULTANT
+    assert ticket["subject"] == "Erreur SwissDec pour M. Dupont"
+    assert ticket["fields"]["version"] == "12.4.1"
+    assert ticket["fields"]["company"] == "Acme SA"
+    (ack,) = desk.mails("alice@acme.example", "ack")
+    assert "[SUP-1]" in str(ack.message["Subject"])
+    assert desk.mails(CONSULTANT, "ack") == []
+    (notice,) = desk.mails(BOSS, "staff_new_ticket")
+    assert files_of(notice.raw)["journal.pdf"][0] == JOURNAL
+    assert "forward-inline" in desk.trace(result.message_id)
+
+
+def test_forward_as_attachment_opens_a_ticket_for_the_original_sender(desk: Desk):
+    result = desk.send(attached_forward(), CONSULTANT)
+
+    assert result.outcome == "created"
+    ticket = desk.ticket()
+    assert (ticket["requester"], ticket["assignee"]) == ("bob@beta.example", CONSULTANT)
+    assert ticket["subject"] == "Lohnlauf bricht ab"
+    assert ticket["fields"]["version"] == "12.3.0"
+    assert len(desk.mails("bob@beta.example", "ack")) == 1
+    (notice,) = desk.mails(BOSS, "staff_new_ticket")
+    assert files_of(notice.raw)["fehler.png"][0] == SCREENSHOT
+
+
+@pytest.mark.parametrize("internal", [False, True])
+def test_requester_opens_a_ticket_from_a_phone_call(desk: Desk, internal: bool):
+    msg = EmailMessage()
+    msg["From"] = f"Marc Dubois <{CONSULTANT}>"
+    msg["To"] = "support@help.example"
+    msg["Subject"] = "Appel : la transmission SwissDec échoue pour M. Dupont"
+    msg["Message-ID"] = f"<call-{internal}@help.example>"
+    note = "#note\n" if internal else ""
+    text = "Appel d'Alice : la transmission échoue depuis ce matin. Version 12.4.1"
+    msg.set_content(f"#requester alice@acme.example\n{note}\n{text}\n")
+
+    result = desk.send(msg.as_bytes(), CONSULTANT)
+
+    assert result.outcome == "created"
+    ticket = desk.ticket()
+    assert (ticket["requester"], ticket["assignee"]) == ("alice@acme.example", CONSULTANT)
+    assert ticket["fields"]["version"] == "12.4.1"
+    assert len(desk.mails("alice@acme.example", "ack")) == 1
+    kind, stored = desk.stored(result.message_id)
+    assert kind == ("note" if internal else "customer")
+    assert stored == text
+    assert "#requester" not in stored
+
+
+def test_a_customers_own_forward_is_a_customer_writing(desk: Desk):
+    forwarded = outlook_forward(sender="alice@acme.example").replace(
+        b"Marc Dubois <alice@acme.example>", b"Alice Martin <alice@acme.example>"
+    )
+    carol = forwarded.replace(b"De : Alice Martin <alice@acme.example>", b"De : <carol@x.example>")
+
+    result = desk.send(carol, "alice@acme.example")
+
+    assert result.outcome == "created"
+    ticket = desk.ticket()
+    assert (ticket["requester"], ticket["assignee"]) == ("alice@acme.example", None)
+    assert desk.mails("carol@x.example") == []
+
+
+def test_a_forged_staff_forward_is_not_taken_as_staff(desk: Desk):
+    # The From is a consultant's, the envelope someone else's: no ticket for Alice.
+    result = desk.send(outlook_forward(), "mallory@evil.example")
+
+    assert result.outcome == "created"
+    assert desk.ticket()["requester"] == CONSULTANT
+    assert desk.mails("alice@acme.example") == []
