@@ -21,6 +21,7 @@ from maildesk.config.imap import LOOPBACK, ImapAccount, accounts_from
 from maildesk.config.quality import QualityConfig
 from maildesk.config.quality import from_mapping as quality_from_mapping
 from maildesk.config.sla import DEFAULT_OBJECTIVES, Objective
+from maildesk.config.staff import DigestConfig, Person, digest_from, people_from
 from maildesk.config.values import (
     _address,
     _address_list,
@@ -58,6 +59,7 @@ SECTIONS = (
     "scheduler",
     "cluster",
     "imap",
+    "digest",
 )
 QUEUE_NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 
@@ -130,6 +132,11 @@ class StaffConfig:
     # The customer's files travel with the staff notices up to this size per notice; the
     # rest are listed, and `#files` sends them in mails of at most this size each.
     attachments_max_bytes: int = 10 * 1024 * 1024
+    # Per consultant (`[staff.people."luc@example.com"]`): language, digest, queues.
+    people: dict[str, Person] = field(default_factory=dict)
+
+    def person(self, address: str) -> Person:
+        return self.people.get(address) or Person()
 
 
 @dataclass(frozen=True)
@@ -194,6 +201,7 @@ class Config:
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
     cluster: ClusterConfig = field(default_factory=ClusterConfig)
     imap: tuple[ImapAccount, ...] = ()
+    digest: DigestConfig = field(default_factory=DigestConfig)
     source: str = "(embedded defaults)"
 
     def queue_for_address(self, address: str) -> Queue | None:
@@ -287,6 +295,7 @@ def from_mapping(data: dict[str, Any], source: str = "(mapping)") -> Config:
                 "addresses": _address_list,
                 "trusted_authserv_ids": _string_list,
                 "attachments_max_bytes": _positive_int,
+                "people": people_from,
             },
         ),
         clock=reader.section("clock", ClockConfig, {"timezone": _timezone}),
@@ -321,8 +330,10 @@ def from_mapping(data: dict[str, Any], source: str = "(mapping)") -> Config:
         scheduler=reader.section("scheduler", SchedulerConfig, {"tick_seconds": _positive_float}),
         cluster=reader.section("cluster", ClusterConfig, {"lease_seconds": _positive_float}),
         imap=_imap(reader.data.pop("imap", []), queues),
+        digest=digest_from(reader.data.pop("digest", {})),
         source=source,
     )
+    _check_people(config)
     r = config.reminders
     if not r.first_days < r.second_days < r.close_days:
         raise ConfigError(
@@ -342,6 +353,19 @@ def from_mapping(data: dict[str, Any], source: str = "(mapping)") -> Config:
                 f"configured queue (queues: {names})"
             ) from None
     return config
+
+
+def _check_people(config: Config) -> None:
+    names = {q.name for q in config.queues}
+    for address, person in config.staff.people.items():
+        if address not in config.staff.addresses:
+            raise ConfigError(f'staff.people."{address}": not one of staff.addresses')
+        for queue in person.queues:
+            if queue not in names:
+                raise ConfigError(
+                    f'staff.people."{address}".queues: {queue!r} is not a configured queue '
+                    f"(queues: {', '.join(sorted(names))})"
+                )
 
 
 def _check_smtp(smtp: SmtpConfig) -> None:

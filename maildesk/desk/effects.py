@@ -195,6 +195,23 @@ class ScheduleSlaCheck:
     when: datetime | None
 
 
+@dataclass(frozen=True)
+class SendDigest:
+    """A consultant's morning digest: no ticket of its own; `cause` makes it once a day."""
+
+    recipient: str
+    language: str
+    cause: str
+    digest: dict
+
+
+@dataclass(frozen=True)
+class RecordDigestDay:
+    """Every digest of `day` is planned: later runs that day read nothing more."""
+
+    day: str
+
+
 Effect = (
     CreateTicket
     | AppendMessage
@@ -208,4 +225,6 @@ Effect = (
     | CountReminder
     | RecordSlaNotice
     | ScheduleSlaCheck
+    | SendDigest
+    | RecordDigestDay
 )

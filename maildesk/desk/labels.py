@@ -98,6 +98,12 @@ LABELS: Mapping[str, Mapping[str, Mapping[str, str]]] = {
         "assignee": {"fr": "Attribuée à", "de": "Zugewiesen an", "en": "Assigned to"},
     },
     "file": {"unnamed": {"fr": "(sans nom)", "de": "(ohne Namen)", "en": "(unnamed)"}},
+    # The next step of the waiting ladder, in the morning digest.
+    "next_step": {
+        "reminder_1": {"fr": "1er rappel", "de": "1. Erinnerung", "en": "first reminder"},
+        "reminder_2": {"fr": "2e rappel", "de": "2. Erinnerung", "en": "second reminder"},
+        "auto_closed": {"fr": "clôture", "de": "Schliessung", "en": "closure"},
+    },
     "yes_no": {
         "yes": {"fr": "oui", "de": "ja", "en": "yes"},
         "no": {"fr": "non", "de": "nein", "en": "no"},

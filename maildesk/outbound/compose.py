@@ -64,7 +64,7 @@ def compose(
         ("From", _address(headers.from_name, headers.from_address)),
         ("To", _address(headers.to_name, headers.to_address)),
         ("Reply-To", _address(headers.from_name, headers.reply_to)),
-        ("Subject", _unstructured(header_text(f"[{headers.ticket_key}] {rendered.subject}"))),
+        ("Subject", _unstructured(header_text(_tagged(headers.ticket_key, rendered.subject)))),
         ("Date", format_datetime(now)),
         ("Message-ID", _msgid(headers.message_id)),
     ]
@@ -102,6 +102,11 @@ def compose(
     raw = b"".join(_line(name, value) for name, value in fields) + body
     _check_headers(raw, [name for name, _ in fields] + ["Content-Type"], headers.to_address)
     return raw
+
+
+def _tagged(key: str, subject: str) -> str:
+    """`[SUP-12] subject`; a mail about no one ticket (the digest) carries no tag."""
+    return f"[{key}] {subject}" if key else subject
 
 
 _LINE = 76  # RFC 5322 recommends 78; leave room for the folding space

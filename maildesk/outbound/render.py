@@ -34,6 +34,7 @@ TEMPLATE_NAMES: tuple[str, ...] = (
     "command_error",
     "staff_history",
     "staff_files",
+    "staff_digest",
 )
 
 # The top-level names every template receives (the same for all, so any template may use any).
@@ -60,6 +61,7 @@ CONTEXT_NAMES: tuple[str, ...] = (
     "history",
     "part",
     "parts",
+    "digest",
     "lang",
 )
 
@@ -254,7 +256,25 @@ def sample_context(name: str, lang: str = "fr", *, minimal: bool = False) -> dic
         "history": [] if minimal else _sample_history(lang),
         "part": 1,
         "parts": 1 if minimal else 2,
+        "digest": _sample_digest(minimal),
         "lang": lang,
+    }
+
+
+def _sample_digest(minimal: bool) -> dict[str, Any]:
+    ticket = {"key": "SUP-12", "subject": "Erreur SwissDec", "status": "new", "queue": "support"}
+    if minimal:
+        return {"date": "06.03.2026", "mine": [], "unassigned": [ticket], "sla": [], "waiting": []}
+    waiting = ticket | {"status": "waiting_customer"}
+    return {
+        "date": "06.03.2026",
+        "mine": [{"status": "waiting_customer", "tickets": [waiting]}],
+        "unassigned": [ticket],
+        "sla": [
+            ticket
+            | {"objective": "first_response", "state": "breached", "deadline": "2026-03-06 09:00"}
+        ],
+        "waiting": [waiting | {"next": "reminder_1", "on": "16.03.2026"}],
     }
 
 

@@ -8,6 +8,7 @@ that caused it committed. Nothing here talks to a mail server.
 from __future__ import annotations
 
 import logging
+import secrets
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -17,7 +18,7 @@ from sqlalchemy import Connection, bindparam, insert, select
 from maildesk import logs
 from maildesk.addresses import domain_of
 from maildesk.config import Config
-from maildesk.desk.effects import Notify
+from maildesk.desk.effects import AUTO_GENERATED, Notify, SendDigest
 from maildesk.desk.labels import label
 from maildesk.desk.labels import size_label as label_size
 from maildesk.inbound.parse import attachment_payloads
@@ -192,7 +193,63 @@ class Notifier:
 
     def staff_language(self, address: str) -> str:
         """The language a consultant reads: their own (`[staff.people]`), else the default."""
-        return self.config.templates.default_language
+        return self.config.staff.person(address).language or self.config.templates.default_language
+
+    def enqueue_digest(self, conn: Connection, digest: SendDigest, now: datetime) -> int | None:
+        """A consultant's digest: no ticket, sent once per cause (a day)."""
+        template = "staff_digest"
+        key = {"cause": digest.cause, "recipient": digest.recipient, "template": template}
+        if conn.execute(_SAME_NOTIFICATION, key).first():
+            return None
+        sender = self.config.default_queue.addresses[0]
+        context: dict[str, Any] = dict.fromkeys(CONTEXT_NAMES, "")
+        context |= {
+            "ticket": {"key": "", "subject": "", "queue": ""},
+            "customer": {"name": "", "address": ""},
+            "consultant": {"name": "", "address": digest.recipient},
+            "errors": [],
+            "valid_commands": [],
+            "files": [],
+            "history": [],
+            "digest": digest.digest,
+        }
+        rendered = self.templates.render(template, digest.language, context)
+        message_id = f"<digest.{secrets.token_hex(12)}@{domain_of(sender)}>"
+        raw = compose(
+            rendered,
+            Headers(
+                ticket_key="",
+                from_name=self.config.outbound.from_name,
+                from_address=sender,
+                to_name="",
+                to_address=digest.recipient,
+                reply_to=sender,
+                message_id=message_id,
+                auto_submitted=AUTO_GENERATED,
+            ),
+            now,
+        )
+        row = {
+            "ticket_id": None,
+            "cause": digest.cause,
+            "template": template,
+            "language": rendered.language,
+            "mail_from": sender,
+            "recipient": digest.recipient,
+            "subject": rendered.subject,
+            "message_id": message_id,
+            "automatic": True,
+            "raw": raw,
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+        }
+        row_id = conn.execute(_INSERT_OUTBOX, row).scalar_one()
+        logs.decision(
+            log, msgid=message_id, action="queued", template=template, to=digest.recipient
+        )
+        return row_id
 
     def _render_failed(
         self,

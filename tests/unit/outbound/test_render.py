@@ -42,6 +42,9 @@ def hostile_context(name: str, lang: str) -> dict:
     context["customer"]["name"] = HOSTILE
     context["consultant"]["name"] = HOSTILE
     context["body"] = HOSTILE
+    for section in ("unassigned", "sla", "waiting"):  # the digest's tickets
+        for ticket in context["digest"][section]:
+            ticket["subject"] = HOSTILE
     return context
 
 
@@ -74,7 +77,8 @@ def test_hostile_text_is_escaped_and_never_evaluated(templates, name, lang):
     rendered = templates.render(name, lang, hostile_context(name, lang))
 
     assert not re.search(r"[\r\n\u2028\u2029]", rendered.subject)
-    assert "{{ 7*7 }} {% raw %} Bcc: victim@example.com x" in rendered.subject
+    if name != "staff_digest":  # about many tickets: no one subject in its own
+        assert "{{ 7*7 }} {% raw %} Bcc: victim@example.com x" in rendered.subject
     assert "<script>" not in rendered.html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in rendered.html
     assert "{{ 7*7 }}" in rendered.text
