@@ -313,7 +313,6 @@ def _tell_staff(
     key = ticket.key if ticket else None
     staff = (ticket.assignee,) if ticket and ticket.assignee else ctx.config.staff.addresses
     body = (("body", draft.parsed.text_body[:20000]),)
-    lang = ctx.config.templates.default_language
     return tuple(
         Notify(
             template,
@@ -321,8 +320,7 @@ def _tell_staff(
             "",
             key,
             auto_submitted=AUTO_GENERATED,
-            language=lang,
-            extra=body,
+            extra=body,  # in the consultant's language: the notifier picks it
             attachments_from=-1,  # the customer's files travel with the notice
             attachments_capped=True,
         )

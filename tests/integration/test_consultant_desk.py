@@ -436,3 +436,17 @@ def test_a_forged_staff_forward_is_not_taken_as_staff(desk: Desk):
     assert result.outcome == "created"
     assert desk.ticket()["requester"] == CONSULTANT
     assert desk.mails("alice@acme.example") == []
+
+
+def test_each_consultant_reads_notices_in_their_own_language(make_desk: DeskFactory):
+    desk = make_desk(people={CONSULTANT: {"language": "de"}, BOSS: {"language": "en"}})
+
+    desk.send(customer_mail(), CUSTOMER)
+
+    (german,) = desk.mails(CONSULTANT, "staff_new_ticket")
+    (english,) = desk.mails(BOSS, "staff_new_ticket")
+    assert german.message["Content-Language"] == "de"
+    assert "Bildschirmfotos: ja" in "\n".join(text_of(german))
+    assert "Screenshots: yes" in "\n".join(text_of(english))
+    (ack,) = desk.mails(CUSTOMER, "ack")
+    assert ack.message["Content-Language"] == "fr"  # the customer's own language
