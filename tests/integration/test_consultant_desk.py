@@ -33,6 +33,7 @@ from tests.integration.test_consultants import (
     text_of,
 )
 from tests.mail import message
+from tests.unit.inbound.test_forward import BODY, FORWARDS
 
 make_desk, desk = base.make_desk, base.desk  # the same desk: listener in, sink out
 
@@ -450,3 +451,24 @@ def test_each_consultant_reads_notices_in_their_own_language(make_desk: DeskFact
     assert "Screenshots: yes" in "\n".join(text_of(english))
     (ack,) = desk.mails(CUSTOMER, "ack")
     assert ack.message["Content-Language"] == "fr"  # the customer's own language
+
+
+@pytest.mark.parametrize("client", ["gmail-fr", "apple-de", "thunderbird-en"])
+def test_other_clients_inline_forwards_open_a_ticket_for_the_original_sender(
+    desk: Desk, client: str
+):
+    msg = EmailMessage()
+    msg["From"] = f"Marc Dubois <{CONSULTANT}>"
+    msg["To"] = "support@help.example"
+    msg["Subject"] = "Fwd: Erreur SwissDec"
+    msg["Message-ID"] = f"<fwd-{client}@help.example>"
+    msg.set_content("Pour Alice, merci.\n\n" + FORWARDS[client] + BODY)
+
+    result = desk.send(msg.as_bytes(), CONSULTANT)
+
+    assert result.outcome == "created"
+    ticket = desk.ticket()
+    assert (ticket["requester"], ticket["assignee"]) == ("alice@acme.example", CONSULTANT)
+    assert ticket["subject"] == "Erreur SwissDec"
+    assert ticket["fields"]["version"] == "12.4.1"
+    assert len(desk.mails("alice@acme.example", "ack")) == 1
