@@ -18,6 +18,7 @@ from sqlalchemy import Connection, bindparam, insert, select
 from maildesk import logs
 from maildesk.addresses import domain_of
 from maildesk.config import Config
+from maildesk.desk import problems
 from maildesk.desk.effects import AUTO_GENERATED, Notify, SendDigest
 from maildesk.desk.labels import label
 from maildesk.desk.labels import size_label as label_size
@@ -380,6 +381,8 @@ class Notifier:
             "lang": lang,
         }
         context |= {k: v for k, v in note.extra if k in CONTEXT_NAMES}
+        if note.template == "command_error":  # the reasons, in the consultant's language
+            context["errors"] = [problems.word(str(e), lang) for e in context["errors"]]
         return context
 
 

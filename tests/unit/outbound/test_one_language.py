@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from maildesk.desk import problems
 from maildesk.desk import status as st
 from maildesk.desk.labels import LABELS, label
 from maildesk.inbound.quality.subject import REASONS
@@ -44,6 +45,17 @@ CODES = sorted(
     }
     - {"type", "version", "contact", "steps", "phone", "company", "consulting", "closed", "new"}
 )
+REFUSALS = (
+    "#frobnicate: unknown command",
+    "#status: needs a value",
+    "#status: unknown status 'fermé'",
+    "#assign: 'luc' is not an address",
+    "waiting_customer cannot become new; from waiting_customer: qualified, in_progress, closed",
+    "the ticket is already closed",
+    "lowering the criticality needs a reason: the customer is told it",
+    "the reply has no text for the customer; write one, or start the mail with #note for an "
+    "internal note",
+)
 ENGLISH = ("criticality", "request type", "screenshots", "phone", "company", "unknown")
 
 
@@ -57,15 +69,17 @@ def context(name: str, lang: str) -> dict:
     ctx["ticket"]["fields"] = dict(FIELDS)
     ctx["ticket"]["field_labels"] = {k: label("field", k, lang) for k in FIELDS}
     ctx["ticket"]["subject_quality"] = {"ok": False, "reasons": list(REASONS)}
-    ctx["errors"] = []  # a refused command's error is quoted as the consultant wrote it
+    # A refused command's reasons, as the pipeline gives them, worded as the notifier does.
+    ctx["errors"] = [problems.word(reason, lang) for reason in REFUSALS]
     return ctx
 
 
 def readable(rendered) -> str:
     """What a person reads: the text part and the HTML's text, command syntax left out
-    (`#criticality low` is a command, in every language)."""
+    (`#criticality low` is a command in every language; the valid commands' values too)."""
     text = rendered.text + "\n" + html.unescape(re.sub(r"<[^>]+>", " ", rendered.html))
-    text = re.sub(r"#\w[^\n]*", " ", text)
+    text = re.sub(r"(?m)^\s*#[^\n]*", " ", text)  # the list of valid commands: syntax
+    text = re.sub(r"#\w+", " ", text)  # a command named in a sentence
     return text.replace(rendered.subject, " ") + "\n" + rendered.subject
 
 
