@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from maildesk import logs
@@ -56,6 +56,8 @@ def run(
     for mail in digest.plan(rows, config, calendar, now, day, pending):
         try:
             with engine.begin() as conn:
+                if conn.execute(_STORED, {"cause": mail.cause}).first():
+                    continue  # another instance stored it since we looked
                 apply_effects(conn, (mail,), now, notifier, mail.cause)
         except IntegrityError:
             continue  # another instance stored it first
@@ -68,6 +70,11 @@ def run(
     if sent:
         logs.decision(log, action="digest", day=day.isoformat(), to=",".join(sent))
     return sent
+
+
+_STORED = select(outbox.c.id).where(
+    outbox.c.cause == bindparam("cause"), outbox.c.template == "staff_digest"
+)
 
 
 def _open_tickets(conn) -> list[digest.Row]:
