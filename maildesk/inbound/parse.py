@@ -538,6 +538,11 @@ def sniff_type(payload: bytes) -> str:
     return ""
 
 
+def is_executable(content_type: str) -> bool:
+    """A program, by the type presented for it (`presented_type` shows executables as such)."""
+    return _FAMILY.get(content_type.lower()) == "executable"
+
+
 def presented_type(declared: str, sniffed: str) -> str:
     """The type staff are shown: an executable always as one, a generic declaration as
     what the bytes are, and an inline type (image, text, PDF, …) only when the bytes agree

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, bindparam, select
 
 from maildesk.desk.labels import size_label
-from maildesk.inbound.parse import message_files
+from maildesk.inbound.parse import is_executable, message_files
 from maildesk.outbound.compose import File, content_id
 from maildesk.store.models import inbound
 
@@ -44,12 +44,14 @@ def files_of(conn: Connection, inbound_ids: Iterable[int]) -> list[Found]:
 
 
 def within_cap(files: list[Found], cap: int) -> tuple[list[Found], list[Found]]:
-    """(sent with the notice, withheld): in order, each file that still fits is taken."""
+    """(sent with the notice, withheld): in order, each file that still fits is taken. A
+    program never rides along (mail gateways refuse the whole mail for it): it is listed,
+    and `#files` sends it on its own request."""
     taken: list[Found] = []
     withheld: list[Found] = []
     used = 0
     for found in files:
-        if used + found.size <= cap:
+        if used + found.size <= cap and not is_executable(found.file.content_type):
             taken.append(found)
             used += found.size
         else:

@@ -472,3 +472,21 @@ def test_other_clients_inline_forwards_open_a_ticket_for_the_original_sender(
     assert ticket["subject"] == "Erreur SwissDec"
     assert ticket["fields"]["version"] == "12.4.1"
     assert len(desk.mails("alice@acme.example", "ack")) == 1
+
+
+def test_a_program_is_listed_not_attached(desk: Desk):
+    program = b"MZ\x90\x00\x03\x00\x00\x00" + bytes(200)
+    raw = customer_mail(
+        files=(
+            ("fehler.png", "image/png", SCREENSHOT),
+            ("tool.exe", "application/octet-stream", program),
+        )
+    )
+
+    desk.send(raw, CUSTOMER)
+
+    (notice,) = desk.mails(CONSULTANT, "staff_new_ticket")
+    got = files_of(notice.raw)
+    assert "tool.exe" not in got
+    assert got["fehler.png"][0] == SCREENSHOT
+    assert "tool.exe (208 o) – non joint" in "\n".join(text_of(notice))
