@@ -14,6 +14,7 @@ from maildesk.config.hours import BusinessHoursConfig
 from maildesk.config.imap import ImapAccount
 from maildesk.config.quality import QualityConfig
 from maildesk.config.sla import DEFAULT_OBJECTIVES, Objective
+from maildesk.config.staff import DigestConfig, Person
 
 DEFAULT_DB_URL = "sqlite:///maildesk.db"
 KEY_PREFIX_RE = re.compile(r"^[A-Z][A-Z0-9]{1,9}$")
@@ -35,6 +36,7 @@ SECTIONS = (
     "imap",
     "logging",
     "status",
+    "digest",
 )
 QUEUE_NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 
@@ -112,6 +114,14 @@ class StaffConfig:
     # Message-IDs and, when this list is set, carries a passing DKIM/DMARC result
     # (Authentication-Results) from one of these authserv-ids (your receiving server).
     trusted_authserv_ids: tuple[str, ...] = ()
+    # The customer's files travel with the staff notices up to this size per notice; the
+    # rest are listed, and `#files` sends them in mails of at most this size each.
+    attachments_max_bytes: int = 10 * 1024 * 1024
+    # Per consultant (`[staff.people."luc@example.com"]`): language, digest, queues.
+    people: dict[str, Person] = field(default_factory=dict)
+
+    def person(self, address: str) -> Person:
+        return self.people.get(address) or Person()
 
 
 @dataclass(frozen=True)
@@ -203,6 +213,7 @@ class Config:
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
     cluster: ClusterConfig = field(default_factory=ClusterConfig)
     imap: tuple[ImapAccount, ...] = ()
+    digest: DigestConfig = field(default_factory=DigestConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     status: StatusConfig = field(default_factory=StatusConfig)
     source: str = "(embedded defaults)"

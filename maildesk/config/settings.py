@@ -44,6 +44,7 @@ from maildesk.config.sections import (
     TemplatesConfig,
 )
 from maildesk.config.sla import DEFAULT_OBJECTIVES, Objective
+from maildesk.config.staff import digest_from, people_from
 from maildesk.config.values import (
     _address,
     _address_list,
@@ -130,7 +131,12 @@ def from_mapping(data: dict[str, Any], source: str = "(mapping)") -> Config:
         staff=reader.section(
             "staff",
             StaffConfig,
-            {"addresses": _address_list, "trusted_authserv_ids": _string_list},
+            {
+                "addresses": _address_list,
+                "trusted_authserv_ids": _string_list,
+                "attachments_max_bytes": _positive_int,
+                "people": people_from,
+            },
         ),
         clock=reader.section("clock", ClockConfig, {"timezone": _timezone}),
         processing=reader.section(
@@ -185,8 +191,10 @@ def from_mapping(data: dict[str, Any], source: str = "(mapping)") -> Config:
                 "dead_warning": _count,
             },
         ),
+        digest=digest_from(reader.data.pop("digest", {})),
         source=source,
     )
+    _check_people(config)
     r = config.reminders
     if not r.first_days < r.second_days < r.close_days:
         raise ConfigError(
@@ -207,6 +215,19 @@ def from_mapping(data: dict[str, Any], source: str = "(mapping)") -> Config:
                 f"configured queue (queues: {names})"
             ) from None
     return config
+
+
+def _check_people(config: Config) -> None:
+    names = {q.name for q in config.queues}
+    for address, person in config.staff.people.items():
+        if address not in config.staff.addresses:
+            raise ConfigError(f'staff.people."{address}": not one of staff.addresses')
+        for queue in person.queues:
+            if queue not in names:
+                raise ConfigError(
+                    f'staff.people."{address}".queues: {queue!r} is not a configured queue '
+                    f"(queues: {', '.join(sorted(names))})"
+                )
 
 
 def _check_smtp(smtp: SmtpConfig) -> None:

@@ -1,4 +1,5 @@
-"""The time rules, run once as of `now`: reminders, automatic closure, SLA warnings.
+"""The time rules, run once as of `now`: reminders, automatic closure, SLA warnings, and
+the consultants' morning digest.
 
 The daemon's scheduler calls this every `[scheduler] tick_seconds`; `maildesk tick
 --now ...` calls it once, for cron deployments and for tests that never sleep.
@@ -15,7 +16,7 @@ from maildesk.clock import utc
 from maildesk.config import Config
 from maildesk.desk import reminders as ladder
 from maildesk.desk.business_hours import BusinessCalendar
-from maildesk.store import reminders, sla_warnings
+from maildesk.store import digest, reminders, sla_warnings
 from maildesk.store.outbox import Notifier
 
 
@@ -32,6 +33,7 @@ def tick(parts: TickParts, now: datetime) -> dict[str, Any]:
     now = utc(now)  # SQLite keeps no offset: every stored instant is UTC
     done = reminders.run(parts.engine, parts.config, parts.notifier, now)
     warned = sla_warnings.run(parts.engine, parts.config, parts.calendar, parts.notifier, now)
+    digests = digest.run(parts.engine, parts.config, parts.calendar, parts.notifier, now)
     return {
         "now": now.isoformat(),
         "reminders": [
@@ -41,4 +43,5 @@ def tick(parts: TickParts, now: datetime) -> dict[str, Any]:
         "sla_warnings": [
             {"ticket": w.ticket, "objective": w.objective, "state": w.state} for w in warned
         ],
+        "digests": digests,
     }

@@ -110,6 +110,9 @@ class Notify:
     extra: tuple[tuple[str, object], ...] = ()  # template values beyond the ticket's own
     cause: str | None = None  # None: the inbound message being processed
     attachments_from: int | None = None  # relay the attachments of this inbound message
+    # Staff copies: every file of `attachments_from` (inline images inline) up to
+    # `[staff] attachments_max_bytes`, the rest listed with their sizes.
+    attachments_capped: bool = False
 
 
 @dataclass(frozen=True)
@@ -192,6 +195,23 @@ class ScheduleSlaCheck:
     when: datetime | None
 
 
+@dataclass(frozen=True)
+class SendDigest:
+    """A consultant's morning digest: no ticket of its own; `cause` makes it once a day."""
+
+    recipient: str
+    language: str
+    cause: str
+    digest: dict
+
+
+@dataclass(frozen=True)
+class RecordDigestDay:
+    """Every digest of `day` is planned: later runs that day read nothing more."""
+
+    day: str
+
+
 Effect = (
     CreateTicket
     | AppendMessage
@@ -205,4 +225,6 @@ Effect = (
     | CountReminder
     | RecordSlaNotice
     | ScheduleSlaCheck
+    | SendDigest
+    | RecordDigestDay
 )

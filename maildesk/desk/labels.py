@@ -87,6 +87,56 @@ LABELS: Mapping[str, Mapping[str, Mapping[str, str]]] = {
             "de": "Schritte bis zum Fehler",
             "en": "Steps leading to the error",
         },
+        "type": {"fr": "Type de demande", "de": "Art der Anfrage", "en": "Request type"},
+        "criticality": {"fr": "Criticité", "de": "Kritikalität", "en": "Criticality"},
+    },
+    # What a change in a ticket's history changed (the #history mail).
+    "change": {
+        "status": {"fr": "Statut", "de": "Status", "en": "Status"},
+        "criticality": {"fr": "Criticité", "de": "Kritikalität", "en": "Criticality"},
+        "request_type": {"fr": "Type de demande", "de": "Art der Anfrage", "en": "Request type"},
+        "assignee": {"fr": "Attribuée à", "de": "Zugewiesen an", "en": "Assigned to"},
+    },
+    "file": {"unnamed": {"fr": "(sans nom)", "de": "(ohne Namen)", "en": "(unnamed)"}},
+    # The next step of the waiting ladder, in the morning digest.
+    "next_step": {
+        "reminder_1": {"fr": "1er rappel", "de": "1. Erinnerung", "en": "first reminder"},
+        "reminder_2": {"fr": "2e rappel", "de": "2. Erinnerung", "en": "second reminder"},
+        "auto_closed": {"fr": "clôture", "de": "Schliessung", "en": "closure"},
+    },
+    "yes_no": {
+        "yes": {"fr": "oui", "de": "ja", "en": "yes"},
+        "no": {"fr": "non", "de": "nein", "en": "no"},
+    },
+    # Why a subject was found too general (maildesk.inbound.quality.subject.REASONS).
+    "subject_reason": {
+        "empty": {"fr": "vide", "de": "leer", "en": "empty"},
+        "only-prefix": {
+            "fr": "seulement « RE: » ou « TR: »",
+            "de": "nur «AW:» oder «WG:»",
+            "en": "only a reply or forward prefix",
+        },
+        "bare-ticket-number": {
+            "fr": "un numéro de demande seul",
+            "de": "nur eine Anfragenummer",
+            "en": "a ticket number alone",
+        },
+        "generic-word": {
+            "fr": "mot trop général",
+            "de": "zu allgemeines Wort",
+            "en": "a generic word",
+        },
+        "module-name": {
+            "fr": "nom de module seul",
+            "de": "nur ein Modulname",
+            "en": "a module name alone",
+        },
+        "all-capitals": {
+            "fr": "tout en majuscules",
+            "de": "nur Grossbuchstaben",
+            "en": "all capitals",
+        },
+        "too-short": {"fr": "trop court", "de": "zu kurz", "en": "too short"},
     },
     "resolution": {
         "solved": {"fr": "Solution fournie", "de": "Lösung geliefert", "en": "Solution provided"},
@@ -108,9 +158,42 @@ LABELS: Mapping[str, Mapping[str, Mapping[str, str]]] = {
 }
 
 
+# Fields whose stored value is a code: the kind of label that words it.
+_VALUE_KINDS = {
+    "type": "type",
+    "criticality": "criticality",
+    "error_message": "yes_no",
+    "screenshots": "yes_no",
+    "steps": "yes_no",
+}
+
+
+def value_label(field: str, value: object, lang: str) -> str:
+    """A field's value as words: codes (type, criticality, yes/no) translated, free text
+    (a version, a company, a phone number) as the customer wrote it."""
+    kind = _VALUE_KINDS.get(field)
+    if kind is None or not isinstance(value, str):
+        return str(value)
+    return label(kind, value, lang)
+
+
 def label(kind: str, value: str, lang: str) -> str:
     """The wording of `value` in `lang`, else in French, else the raw value itself."""
     texts = LABELS.get(kind, {}).get(value)
     if texts is None:
         return value
     return texts.get(lang) or texts.get(DEFAULT_LANGUAGE) or value
+
+
+_SIZE_UNITS = {"fr": ("o", "Ko", "Mo"), "de": ("B", "KB", "MB"), "en": ("B", "KB", "MB")}
+
+
+def size_label(size: int, lang: str) -> str:
+    """A file size as a person reads it: `40 KB`, `2,5 Mo` (French decimal comma)."""
+    units = _SIZE_UNITS.get(lang, _SIZE_UNITS["en"])
+    if size < 1024:
+        return f"{size} {units[0]}"
+    if size < 1024 * 1024:
+        return f"{round(size / 1024)} {units[1]}"
+    text = f"{size / (1024 * 1024):.1f}"
+    return f"{text.replace('.', ',') if lang in ('fr', 'de') else text} {units[2]}"

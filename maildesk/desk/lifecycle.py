@@ -51,7 +51,8 @@ def plan(ticket: TicketRef, change: Change, actor: str) -> tuple[Effect, ...]:
                 change.reason,
             )
         )
-    if change.assignee is not None and change.assignee != ticket.assignee:
+    assigned = change.assignee is not None and change.assignee != ticket.assignee
+    if assigned:
         effects.append(
             SetAttribute(
                 ticket.key, "assignee", ticket.assignee, change.assignee, actor, change.reason
@@ -73,7 +74,23 @@ def plan(ticket: TicketRef, change: Change, actor: str) -> tuple[Effect, ...]:
                     change.reason,
                 )
             )
+    if assigned and change.assignee:
+        # The new assignee gets the whole ticket by mail, rendered after every change above.
+        effects.append(history_for(ticket.key, change.assignee))
     return tuple(effects)
+
+
+def history_for(key: str | None, address: str, in_reply_to: str | None = None) -> Notify:
+    """The `#history` mail: rendered from the stored ticket where notifications are."""
+    return Notify(
+        "staff_history",
+        address,
+        "",
+        key,
+        auto_submitted=AUTO_GENERATED,
+        in_reply_to=in_reply_to,
+        attachments_capped=True,
+    )
 
 
 def _criticality(ticket: TicketRef, change: Change, actor: str) -> list[Effect]:

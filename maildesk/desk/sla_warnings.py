@@ -96,7 +96,6 @@ def warning(
         ("deadline", local_deadline(config, report)),
         ("state", report.state),
     )
-    lang = config.templates.default_language
     notes = tuple(
         Notify(
             "staff_sla_warning",
@@ -104,7 +103,6 @@ def warning(
             "",
             key,
             auto_submitted=AUTO_GENERATED,
-            language=lang,
             extra=extra,
         )
         for address in staff

@@ -42,7 +42,15 @@ ALIASES = {
     "escalade": "escalate",
     "consulting": "consulting",
     "note": "note",
+    "history": "history",
+    "historique": "history",
+    "verlauf": "history",
+    "files": "files",
+    "fichiers": "files",
+    "dateien": "files",
 }
+# Requests to maildesk itself: answered by mail to the consultant, nothing relayed.
+REQUESTS = ("history", "files")
 VALID = (
     "#status <new|qualified|in_progress|waiting_customer|closed|escalated_spc|escalated_rpc|"
     "escalated_l2|consulting|waiting_patch>",
@@ -54,6 +62,8 @@ VALID = (
     "#escalate <spc|rpc|l2>",
     "#consulting",
     "#note  (the whole mail is an internal note, never sent to the customer)",
+    "#history  (the whole ticket by mail: fields, changes, every message, files)",
+    "#files  (the files the notices left out, in several mails if needed)",
 )
 _CRITICALITY_WORDS = {
     "basse": "low",
@@ -74,6 +84,16 @@ class Commands:
     errors: tuple[str, ...] = ()
     text: str = ""  # the reply without its command lines
     given: tuple[str, ...] = ()
+
+    @property
+    def requests(self) -> tuple[str, ...]:
+        """#history / #files asked for, in order."""
+        return tuple(name for name in dict.fromkeys(self.given) if name in REQUESTS)
+
+    @property
+    def only_requests(self) -> bool:
+        """Nothing but requests: a read of the ticket that changes nothing."""
+        return bool(self.given) and all(name in REQUESTS for name in self.given)
 
 
 def parse(text: str, sender: str) -> Commands:
@@ -115,6 +135,8 @@ def _text(values: dict[str, str | bool], key: str) -> str | None:
 
 def _apply(name: str, arg: str, sender: str, values: dict[str, str | bool]) -> str | None:
     word = arg.split(maxsplit=1)[0].lower() if arg.split() else ""
+    if name in REQUESTS:
+        return None  # read from `given`
     if name in ("note", "consulting", "close"):
         if name == "note":
             values["note"] = True

@@ -10,6 +10,7 @@ the queue.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 from maildesk.desk import status as st
@@ -22,14 +23,16 @@ from maildesk.desk.effects import (
     Notify,
     RecordBounce,
     RecordEvent,
+    SetAttribute,
     SetStatus,
 )
 from maildesk.desk.view import TicketRef
 from maildesk.inbound import request_quality as qualify
+from maildesk.inbound.behalf import Behalf, on_behalf
 from maildesk.inbound.draft import Context, Draft, message_of
 from maildesk.inbound.screen import BOUNCE
 from maildesk.inbound.spam import SPAM
-from maildesk.inbound.staff import staff_reply
+from maildesk.inbound.staff import read_only_request, requests, staff_reply
 from maildesk.inbound.thread import trusted
 from maildesk.inbound.trust import staff_verdict
 
@@ -52,8 +55,18 @@ def decide(draft: Draft, ctx: Context) -> Draft:
     people = _people(draft, ctx.config.own_addresses | set(ctx.config.staff.addresses))
     ticket = threading.ticket
     if ticket is None:
+        behalf = on_behalf(draft, ctx)
+        if behalf is not None:
+            return _create_for_customer(draft, ctx, behalf)
         link = threading.reason if threading.linked_to else ""
         return _create(draft, ctx, people, threading.linked_to, link)
+    return _on_ticket(draft, ctx, ticket, people)
+
+
+def _on_ticket(draft: Draft, ctx: Context, ticket: TicketRef, people: tuple) -> Draft:
+    """A mail threaded onto `ticket`: a consultant's, or a customer's reply."""
+    threading = draft.threading
+    assert threading is not None, "thread runs before decide"
     if draft.parsed.sender in ctx.config.staff.addresses:
         trusted, why = staff_verdict(
             draft.parsed,
@@ -66,6 +79,10 @@ def decide(draft: Draft, ctx: Context) -> Draft:
             trusted, why = False, "Authentication-Results not believed: not from a trusted relay"
         if trusted:
             return staff_reply(draft.note("trust", "staff", why), ctx, ticket)
+        asked = read_only_request(draft) if threading.via == "subject-tag" else None
+        if asked is not None:
+            why = "a read-only request by subject tag: answered to the staff address only"
+            return requests(draft.note("trust", "staff-request", why), ticket, asked)
         draft = draft.note("trust", "suspected-forgery", f"staff sender not trusted: {why}")
     if ticket.status == st.CLOSED:
         return _closed(draft, ctx, ticket, people)
@@ -192,6 +209,39 @@ def _create(
     )
 
 
+def _create_for_customer(draft: Draft, ctx: Context, behalf: Behalf) -> Draft:
+    """A ticket a consultant opens for a customer: theirs as requester, acknowledged to
+    them; the consultant assigned. The phone call's text is stored as the consultant's."""
+    p = behalf.parsed
+    why = f"opened by {behalf.consultant} for {p.sender} ({behalf.via})"
+    customer = replace(draft, parsed=p).note("behalf", behalf.via, why)
+    done = _create(customer, ctx, ((p.sender_name, p.sender),), None, "")
+    if done.outcome is None or done.outcome.outcome != "created":
+        return done
+    effects = list(done.effects)
+    if behalf.via == "requester":  # the text is the consultant's, not the customer's
+        kind = "note" if behalf.internal else "customer"
+        effects = [
+            replace(
+                e,
+                message=replace(
+                    e.message,
+                    sender=behalf.consultant,
+                    sender_name=behalf.consultant_name,
+                    kind=kind,
+                ),
+            )
+            if isinstance(e, CreateTicket)
+            else e
+            for e in effects
+        ]
+    effects += [
+        RecordEvent(None, "opened-on-behalf", behalf.consultant, behalf.via, None, p.sender),
+        SetAttribute(None, "assignee", None, behalf.consultant, behalf.consultant, behalf.via),
+    ]
+    return replace(done, effects=tuple(effects))
+
+
 def _past_new_ticket_cap(draft: Draft, ctx: Context) -> Draft | None:
     """Past the sender's new-ticket cap, the mail joins their newest open ticket of the hour.
 
@@ -283,9 +333,17 @@ def _tell_staff(
     key = ticket.key if ticket else None
     staff = (ticket.assignee,) if ticket and ticket.assignee else ctx.config.staff.addresses
     body = (("body", draft.parsed.text_body[:20000]),)
-    lang = ctx.config.templates.default_language
     return tuple(
-        Notify(template, address, "", key, auto_submitted=AUTO_GENERATED, language=lang, extra=body)
+        Notify(
+            template,
+            address,
+            "",
+            key,
+            auto_submitted=AUTO_GENERATED,
+            extra=body,  # in the consultant's language: the notifier picks it
+            attachments_from=-1,  # the customer's files travel with the notice
+            attachments_capped=True,
+        )
         for address in staff
         if address != draft.parsed.sender
     )

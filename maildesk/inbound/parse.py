@@ -80,6 +80,9 @@ class Parsed:
     # Every spam-verdict header (maildesk.inbound.spam.RULES), topmost first, as
     # (lower-cased name, one-line value): believed only from a trusted relay.
     spam_headers: tuple[tuple[str, str], ...] = ()
+    # The first mail attached whole (`message/rfc822`, a forward as attachment), parsed
+    # one level deep; None when there is none.
+    attached: Parsed | None = None
 
     @property
     def dedup_key(self) -> str:
@@ -125,7 +128,7 @@ def parse(raw: bytes, limits: MimeLimits | None = None) -> Parsed:
         raise Unprocessable(f"unreadable: {type(exc).__name__}: {exc}"[:500]) from exc
 
 
-def _parse(raw: bytes) -> Parsed:
+def _parse(raw: bytes, nested: bool = True) -> Parsed:
     sha = hashlib.sha256(raw).hexdigest()
     msg = _load(raw)
     defects: list[str] = [type(d).__name__ for d in msg.defects]
@@ -162,6 +165,7 @@ def _parse(raw: bytes) -> Parsed:
         quoted_message_ids=_quoted_ids(raw),
         failed_recipients=_failed_recipients(raw),
         spam_headers=_spam_headers(msg),
+        attached=_attached(msg, defects) if nested else None,
     )
 
 
@@ -172,6 +176,21 @@ def _spam_headers(msg: Message) -> tuple[tuple[str, str], ...]:
         if name.lower() in spam.RULES
     ]
     return tuple(found[: spam.MAX_OCCURRENCES])
+
+
+def _attached(msg: Message, defects: list[str]) -> Parsed | None:
+    """The first `message/rfc822` part, parsed (never deeper: its own are not read)."""
+    if msg.get_content_type() == "multipart/report":
+        return None  # a bounce returns our own mail: that is no forward
+    try:
+        for part in msg.walk():
+            if part.get_content_type() == "message/rfc822":
+                inner = part.get_payload()
+                if isinstance(inner, list) and inner and isinstance(inner[0], Message):
+                    return _storable(_parse(inner[0].as_bytes(policy=policy.compat32), False))
+    except Exception as exc:  # noqa: BLE001 - an unreadable attached mail is only a defect
+        defects.append(f"unreadable-attached-message:{type(exc).__name__}")
+    return None
 
 
 def _storable(parsed: Parsed) -> Parsed:
@@ -189,6 +208,7 @@ def _storable(parsed: Parsed) -> Parsed:
         html_body=_valid(parsed.html_body) if parsed.html_body is not None else None,
         html_source=_valid(parsed.html_source) if parsed.html_source is not None else None,
         attachments=tuple(replace(a, filename=_valid(a.filename)) for a in parsed.attachments),
+        attached=parsed.attached,
     )
 
 
@@ -258,6 +278,29 @@ def attachment_payloads(raw: bytes) -> list[tuple[str, str, bytes]]:
             payload = _payload_bytes(part, [])
             kind = presented_type(part.get_content_type(), sniff_type(payload))
             found.append((display_filename(filename or "") or "attachment", kind, payload))
+    return found
+
+
+def message_files(raw: bytes) -> list[tuple[str, str, bytes, str]]:
+    """(filename, content type, bytes, Content-ID) of every file of a mail, as `_bodies`
+    counts them (a non-text part is a file even without a name); the Content-ID only for
+    an inline image, so that the copy can show it where the sender placed it."""
+    found: list[tuple[str, str, bytes, str]] = []
+    for part in _leaves(_load(raw), []):
+        ctype = part.get_content_type()
+        filename = part.get_filename()
+        disposition = part.get_content_disposition()
+        if not (filename or disposition == "attachment" or not ctype.startswith("text/")):
+            continue
+        payload = _payload_bytes(part, [])
+        kind = presented_type(ctype, sniff_type(payload))
+        cid = one_line(str(part.get("content-id") or ""), 250)
+        inline = disposition != "attachment" and kind.startswith("image/")
+        # An unnamed inline image (Outlook's are named, others not) is named as its
+        # Content-ID's left part, the way mail clients name it when it is saved.
+        unnamed = cid.strip("<>").partition("@")[0] if inline else ""
+        name = display_filename(filename or unnamed) or "(unnamed)"
+        found.append((name, kind, payload, cid if inline else ""))
     return found
 
 
@@ -466,6 +509,11 @@ def sniff_type(payload: bytes) -> str:
     if payload[:2] == b"MZ" and b"\x00" in payload[2:64]:
         return PE_TYPE
     return ""
+
+
+def is_executable(content_type: str) -> bool:
+    """A program, by the type presented for it (`presented_type` shows executables as such)."""
+    return _FAMILY.get(content_type.lower()) == "executable"
 
 
 def presented_type(declared: str, sniffed: str) -> str:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from maildesk.desk import status as st
 from maildesk.desk.effects import (
+    AUTO_GENERATED,
     AUTO_REPLIED,
     AppendMessage,
     Effect,
@@ -20,7 +21,7 @@ from maildesk.desk.effects import (
     Notify,
     RecordEvent,
 )
-from maildesk.desk.lifecycle import plan
+from maildesk.desk.lifecycle import history_for, plan
 from maildesk.inbound import commands
 from maildesk.inbound.draft import message_of
 from maildesk.inbound.quotes import strip_reply, strip_reply_html
@@ -32,13 +33,11 @@ if TYPE_CHECKING:
 
 def staff_reply(draft: Draft, ctx: Context, ticket: TicketRef) -> Draft:
     p = draft.parsed
-    if p.text_from_html and p.html_source:
-        new_text = strip_reply_html(p.html_source)  # the quote markers live in the HTML
-    else:
-        new_text = strip_reply(p.text_body)
-    given = commands.parse(new_text, p.sender)
+    given = commands.parse(_new_text(draft), p.sender)
     if given.errors:
         return _refuse(draft, ticket, given.errors)
+    if given.requests:
+        return requests(draft, ticket, given)
     if given.note:
         why = "internal note: stored, never sent to the customer"
         effects = (
@@ -90,6 +89,49 @@ def staff_reply(draft: Draft, ctx: Context, ticket: TicketRef) -> Draft:
         f"; commands {','.join(given.given)}" if given.given else ""
     )
     return draft.note("staff", "relay", why).finish("appended", why, ticket.key, *effects)
+
+
+def requests(draft: Draft, ticket: TicketRef, given: commands.Commands) -> Draft:
+    """`#history` / `#files`: answered by mail to the consultant who asked. Other commands
+    of the same mail are applied; nothing of it reaches the customer (a signature under a
+    request is no answer). The mail is kept on the ticket as a `command`."""
+    p = draft.parsed
+    try:
+        changes = () if given.only_requests else plan(ticket, given.change, p.sender)
+    except ValueError as exc:  # includes TransitionRefused
+        return _refuse(draft, ticket, (str(exc),))
+    answers = tuple(_answer(name, ticket.key, p.sender, p.message_id) for name in given.requests)
+    effects = (
+        AppendMessage(ticket.key, _message(draft, "command", p.text_body)),
+        RecordEvent(ticket.key, "staff-request", p.sender, ",".join(given.given)),
+        *changes,
+        *answers,
+    )
+    why = f"answered {','.join(given.requests)} to {p.sender}; nothing relayed"
+    return draft.note("staff", "request", why).finish("appended", why, ticket.key, *effects)
+
+
+def read_only_request(draft: Draft) -> commands.Commands | None:
+    """The commands of a new mail when they only ask to read the ticket (#history,
+    #files), else None. Such a request is answered to the staff address itself, never to
+    anyone the mail names, so a forged one only sends a consultant their own ticket."""
+    given = commands.parse(_new_text(draft), draft.parsed.sender)
+    return given if given.only_requests and not given.errors else None
+
+
+def _answer(name: str, key: str, sender: str, message_id: str) -> Notify:
+    if name == "history":
+        return history_for(key, sender, message_id)
+    return Notify(
+        "staff_files", sender, "", key, auto_submitted=AUTO_GENERATED, in_reply_to=message_id
+    )
+
+
+def _new_text(draft: Draft) -> str:
+    p = draft.parsed
+    if p.text_from_html and p.html_source:
+        return strip_reply_html(p.html_source)  # the quote markers live in the HTML
+    return strip_reply(p.text_body)
 
 
 def _refuse(draft: Draft, ticket: TicketRef, errors: tuple[str, ...]) -> Draft:

@@ -32,12 +32,31 @@ def staff_verdict(
         return False, "does not answer a notification we sent to staff"
     if not authserv_ids:
         return True, f"answers our staff notification {answered[0]}"
+    return _authenticated(parsed, authserv_ids, "answers our staff notification; ")
+
+
+def new_mail_verdict(
+    parsed: Parsed, staff: tuple[str, ...], authserv_ids: tuple[str, ...], envelope_from: str | None
+) -> tuple[bool, str]:
+    """(trusted, why) for a new mail (no notification answered) from a staff address, as
+    needed to open a ticket on a customer's behalf: a passing DKIM/DMARC verdict where
+    `trusted_authserv_ids` is set, else at least an envelope sender that agrees."""
+    if parsed.sender not in staff:
+        return False, "not a staff address"
+    if authserv_ids:
+        return _authenticated(parsed, authserv_ids, "")
+    if (envelope_from or "").lower() != parsed.sender:
+        return False, "the envelope sender is not the From address"
+    return True, "staff address, envelope sender agrees (no trusted_authserv_ids set)"
+
+
+def _authenticated(parsed: Parsed, authserv_ids: tuple[str, ...], said: str) -> tuple[bool, str]:
     domain = domain_of(parsed.sender)
     for header in parsed.auth_results:
         authserv, _, results = header.partition(";")
         if authserv.strip().split()[:1] and authserv.split()[0].lower() in authserv_ids:
             if passes(results, domain):
-                return True, f"answers our staff notification; {authserv.split()[0]} passes"
+                return True, f"{said}{authserv.split()[0]} passes"
             return False, f"{authserv.split()[0]} reports no dkim/dmarc pass for {domain}"
     return False, "no Authentication-Results from a trusted authserv-id"
 

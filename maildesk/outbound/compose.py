@@ -43,17 +43,28 @@ class Headers:
     auto_submitted: str | None = None  # auto-replied | auto-generated | None (a person's answer)
 
 
+@dataclass(frozen=True)
+class File:
+    """One file to send. With a `content_id`, an image is shown inline in the HTML part
+    (a multipart/related beside it, referenced as `cid:`); without, it is an attachment."""
+
+    filename: str
+    content_type: str
+    payload: bytes
+    content_id: str = ""
+
+
 def compose(
     rendered: Rendered,
     headers: Headers,
     now: datetime,
-    attachments: list[tuple[str, str, bytes]] | tuple = (),
+    attachments: list[tuple[str, str, bytes]] | list[File] | tuple = (),
 ) -> bytes:
     fields: list[tuple[str, str]] = [
         ("From", _address(headers.from_name, headers.from_address)),
         ("To", _address(headers.to_name, headers.to_address)),
         ("Reply-To", _address(headers.from_name, headers.reply_to)),
-        ("Subject", _unstructured(header_text(f"[{headers.ticket_key}] {rendered.subject}"))),
+        ("Subject", _unstructured(header_text(_tagged(headers.ticket_key, rendered.subject)))),
         ("Date", format_datetime(now)),
         ("Message-ID", _msgid(headers.message_id)),
     ]
@@ -76,15 +87,26 @@ def compose(
     alternative = _multipart(
         "alternative", [_text_part("plain", rendered.text), _text_part("html", rendered.html)]
     )
-    if attachments:
-        files = [_attachment(name, ctype, payload) for name, ctype, payload in attachments]
-        body = _multipart("mixed", [alternative, *files])
+    files = [f if isinstance(f, File) else File(*f) for f in attachments]
+    inline = [f for f in files if f.content_id and content_id(f.content_id)]
+    if inline:
+        parts = [_attachment(f.filename, f.content_type, f.payload, f.content_id) for f in inline]
+        alternative = _multipart("related", [alternative, *parts], 'type="multipart/alternative"')
+    rest = [f for f in files if not (f.content_id and content_id(f.content_id))]
+    if rest:
+        parts = [_attachment(f.filename, f.content_type, f.payload) for f in rest]
+        body = _multipart("mixed", [alternative, *parts])
     else:
         body = alternative
     fields.append(("Content-Language", _language(rendered.language)))
     raw = b"".join(_line(name, value) for name, value in fields) + body
     _check_headers(raw, [name for name, _ in fields] + ["Content-Type"], headers.to_address)
     return raw
+
+
+def _tagged(key: str, subject: str) -> str:
+    """`[SUP-12] subject`; a mail about no one ticket (the digest) carries no tag."""
+    return f"[{key}] {subject}" if key else subject
 
 
 _LINE = 76  # RFC 5322 recommends 78; leave room for the folding space
@@ -148,9 +170,10 @@ def _boundary() -> str:
     return f"=_md_{secrets.token_hex(12)}"
 
 
-def _multipart(subtype: str, parts: list[bytes]) -> bytes:
+def _multipart(subtype: str, parts: list[bytes], params: str = "") -> bytes:
     boundary = _boundary()
-    out = [f'Content-Type: multipart/{subtype}; boundary="{boundary}"\r\n\r\n'.encode()]
+    extra = f"; {params}" if params else ""
+    out = [f'Content-Type: multipart/{subtype}; boundary="{boundary}"{extra}\r\n\r\n'.encode()]
     for part in parts:
         out.append(f"--{boundary}\r\n".encode())
         out.append(part)
@@ -174,7 +197,16 @@ _TYPE_RE = re.compile(
 )
 
 
-def _attachment(filename: str, ctype: str, payload: bytes) -> bytes:
+_CID_RE = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.@-]{1,200}$")
+
+
+def content_id(value: str) -> str:
+    """A Content-ID without its angle brackets, or "" when it is not a safe one."""
+    value = value.strip().removeprefix("<").removesuffix(">")
+    return value if _CID_RE.match(value) else ""
+
+
+def _attachment(filename: str, ctype: str, payload: bytes, cid: str = "") -> bytes:
     ctype = ctype.lower() if _TYPE_RE.match(ctype) else "application/octet-stream"
     name = one_line(filename, 255) or "attachment"
     if name.isascii() and '"' not in name and "\\" not in name:
@@ -182,13 +214,12 @@ def _attachment(filename: str, ctype: str, payload: bytes) -> bytes:
     else:  # RFC 2231: charset, empty language, percent-encoded UTF-8
         param = f"filename*=utf-8''{quote(name, safe='')}"
     data = base64.encodebytes(payload).replace(b"\n", b"\r\n")
-    head = (
-        _line("Content-Type", ctype)
-        + _line("Content-Transfer-Encoding", "base64")
-        + _line("Content-Disposition", f"attachment; {param}")
-        + b"\r\n"
-    )
-    return head + data
+    safe_cid = content_id(cid)
+    head = _line("Content-Type", ctype) + _line("Content-Transfer-Encoding", "base64")
+    if safe_cid:
+        head += _line("Content-ID", f"<{safe_cid}>")
+    disposition = "inline" if safe_cid else "attachment"
+    return head + _line("Content-Disposition", f"{disposition}; {param}") + b"\r\n" + data
 
 
 _MSGID_RE = re.compile(r"^<[^<>\s@]{1,250}@[^<>\s@]{1,250}>$")

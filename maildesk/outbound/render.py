@@ -16,7 +16,7 @@ from typing import Any
 import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from maildesk.desk.labels import label
+from maildesk.desk.labels import label, size_label, value_label
 
 TEMPLATE_NAMES: tuple[str, ...] = (
     "ack",
@@ -32,6 +32,9 @@ TEMPLATE_NAMES: tuple[str, ...] = (
     "staff_customer_reply",
     "staff_sla_warning",
     "command_error",
+    "staff_history",
+    "staff_files",
+    "staff_digest",
 )
 
 # The top-level names every template receives (the same for all, so any template may use any).
@@ -52,6 +55,13 @@ CONTEXT_NAMES: tuple[str, ...] = (
     "state",
     "errors",
     "valid_commands",
+    "files",
+    "files_withheld",
+    "files_cap",
+    "history",
+    "part",
+    "parts",
+    "digest",
     "lang",
 )
 
@@ -132,6 +142,7 @@ def _environment(directory: Path) -> ImmutableSandboxedEnvironment:
         auto_reload=False,
     )
     env.globals["label"] = label
+    env.globals["value_label"] = value_label
     return env
 
 
@@ -239,8 +250,87 @@ def sample_context(name: str, lang: str = "fr", *, minimal: bool = False) -> dic
         "state": "at_risk" if minimal else "breached",
         "errors": [] if minimal else ["#statut: unknown command"],
         "valid_commands": ["#status in_progress", "#criticality low", "#close solved"],
+        "files": [] if minimal else _sample_files(lang),
+        "files_withheld": 0 if minimal else 1,
+        "files_cap": size_label(10 * 1024 * 1024, lang),
+        "history": [] if minimal else _sample_history(lang),
+        "part": 1,
+        "parts": 1 if minimal else 2,
+        "digest": _sample_digest(minimal),
         "lang": lang,
     }
+
+
+def _sample_digest(minimal: bool) -> dict[str, Any]:
+    ticket = {"key": "SUP-12", "subject": "Erreur SwissDec", "status": "new", "queue": "support"}
+    if minimal:
+        return {"date": "06.03.2026", "mine": [], "unassigned": [ticket], "sla": [], "waiting": []}
+    waiting = ticket | {"status": "waiting_customer"}
+    return {
+        "date": "06.03.2026",
+        "mine": [{"status": "waiting_customer", "tickets": [waiting]}],
+        "unassigned": [ticket],
+        "sla": [
+            ticket
+            | {"objective": "first_response", "state": "breached", "deadline": "2026-03-06 09:00"}
+        ],
+        "waiting": [waiting | {"next": "reminder_1", "on": "16.03.2026"}],
+    }
+
+
+def _sample_history(lang: str) -> list[dict[str, Any]]:
+    message = {
+        "kind": "message",
+        "at": "02.03.2026 09:00",
+        "direction": "in",
+        "internal": False,
+        "automatic": False,
+        "who": "Anne Muster <anne.muster@customer.example>",
+        "subject": "Erreur SwissDec",
+        "text": "La transmission échoue.",
+        "files": ["fehler.png"],
+    }
+    return [
+        message,
+        {
+            "kind": "notice",
+            "at": "02.03.2026 09:00",
+            "who": "anne.muster@customer.example",
+            "subject": "Demande reçue",
+        },
+        {
+            "kind": "change",
+            "at": "02.03.2026 09:30",
+            "what": label("change", "status", lang),
+            "old": label("status", "new", lang),
+            "new": label("status", "in_progress", lang),
+            "who": "luc.bernard@help.example",
+            "reason": "",
+        },
+        message
+        | {"direction": "out", "who": "Luc Bernard <luc.bernard@help.example>", "files": []},
+        message | {"internal": True, "files": []},
+    ]
+
+
+def _sample_files(lang: str) -> list[dict[str, Any]]:
+    files = [
+        ("fehler.png", "image/png", 40_960, True, "fehler@acme"),
+        ("journal.pdf", "application/pdf", 180_000, True, ""),
+        ("export.zip", "application/zip", 24_000_000, False, ""),
+    ]
+    return [
+        {
+            "name": name,
+            "type": ctype,
+            "size": size,
+            "size_label": size_label(size, lang),
+            "attached": attached,
+            "inline": bool(cid),
+            "cid": cid,
+        }
+        for name, ctype, size, attached, cid in files
+    ]
 
 
 def _sample_ticket(lang: str, *, minimal: bool) -> dict[str, Any]:

@@ -8,6 +8,8 @@ that caused it committed. Nothing here talks to a mail server.
 from __future__ import annotations
 
 import logging
+import secrets
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -16,12 +18,15 @@ from sqlalchemy import Connection, bindparam, insert, select
 from maildesk import logs
 from maildesk.addresses import domain_of
 from maildesk.config import Config
-from maildesk.desk.effects import Notify
+from maildesk.desk import problems
+from maildesk.desk.effects import AUTO_GENERATED, Notify, SendDigest
 from maildesk.desk.labels import label
+from maildesk.desk.labels import size_label as label_size
 from maildesk.inbound.parse import attachment_payloads
 from maildesk.msgid import MessageIds
-from maildesk.outbound.compose import Headers, compose
+from maildesk.outbound.compose import File, Headers, compose
 from maildesk.outbound.render import CONTEXT_NAMES, TemplateSet
+from maildesk.store import notice_files, ticket_history
 from maildesk.store.history import SYSTEM, record_event
 from maildesk.store.models import inbound, outbox, participants, ticket_details, tickets
 
@@ -37,7 +42,55 @@ class Notifier:
     def enqueue(
         self, conn: Connection, ticket_id: int, note: Notify, cause: str, now: datetime
     ) -> int | None:
-        """Store the notification; None when this cause already produced it (idempotent)."""
+        """Store the notification; None when this cause already produced it (idempotent).
+        `staff_files` becomes one mail per batch of files (causes `…:files:1`, `…:2`…)."""
+        if note.template == "staff_files":
+            return self._enqueue_batches(conn, ticket_id, note, cause, now)
+        return self._enqueue(conn, ticket_id, note, cause, now)
+
+    def _enqueue_batches(
+        self, conn: Connection, ticket_id: int, note: Notify, cause: str, now: datetime
+    ) -> int | None:
+        cap = self.config.staff.attachments_max_bytes
+        found = self._left_out(conn, ticket_id, cap)
+        mails, too_large = notice_files.batches(found, cap)
+        first = None
+        for number, batch in enumerate(mails or [[]], start=1):
+
+            def prepare(lang: str, batch=batch, number=number) -> tuple[dict, list[File]]:
+                context = {
+                    "files": notice_files.described(batch + too_large, batch, lang),
+                    "files_withheld": len(too_large),
+                    "part": number,
+                    "parts": max(len(mails), 1),
+                }
+                return context, [f.file for f in batch]
+
+            row = self._enqueue(conn, ticket_id, note, f"{cause}:files:{number}", now, prepare)
+            first = first or row
+        return first
+
+    def _left_out(self, conn: Connection, ticket_id: int, cap: int) -> list[notice_files.Found]:
+        """The files each message's notice left out; when none were, every file."""
+        everything = notice_files.files_of(conn, ticket_history.inbound_ids(conn, ticket_id))
+        left_out = [
+            f
+            for inbound_id in dict.fromkeys(f.inbound_id for f in everything)
+            for f in notice_files.within_cap(
+                [g for g in everything if g.inbound_id == inbound_id], cap
+            )[1]
+        ]
+        return left_out or everything
+
+    def _enqueue(
+        self,
+        conn: Connection,
+        ticket_id: int,
+        note: Notify,
+        cause: str,
+        now: datetime,
+        prepare: Any = None,
+    ) -> int | None:
         exists = conn.execute(
             _SAME_NOTIFICATION,
             {"cause": cause, "recipient": note.recipient, "template": note.template},
@@ -48,6 +101,7 @@ class Notifier:
         details = conn.execute(_DETAILS, {"ticket": ticket_id}).first()
         lang = (
             note.language
+            or (self.staff_language(note.recipient) if _for_staff(note.template) else "")
             or (details.language if details else "")
             or self.config.templates.default_language
         )
@@ -55,7 +109,9 @@ class Notifier:
         sender = queue.addresses[0]
         message_id = self.ids.make(ticket.key, domain_of(sender))
         try:
-            rendered, raw = self._render(conn, ticket, details, note, lang, sender, message_id, now)
+            rendered, raw = self._render(
+                conn, ticket, details, note, lang, sender, message_id, now, prepare
+            )
         except Exception as exc:  # noqa: BLE001 - a broken template must not lose the mail
             return self._render_failed(
                 conn, ticket, note, cause, lang, sender, message_id, exc, now
@@ -100,11 +156,23 @@ class Notifier:
         sender: str,
         message_id: str,
         now: datetime,
+        prepare: Any = None,
     ) -> tuple[Any, bytes]:
         context = self.context(conn, ticket, details, note, lang)
+        if note.template == "staff_history":
+            context["history"] = ticket_history.entries(
+                conn, ticket.id, lang, self.config.clock.timezone
+            )
+            note = replace(note, attachments_from=None)
+        if prepare is not None:
+            extra, files = prepare(lang)
+            context |= extra
+        elif note.attachments_capped:
+            files, context = self._capped_files(conn, note, context, lang)
+        else:
+            files = self._attachments(conn, note.attachments_from)
         rendered = self.templates.render(note.template, lang, context)
         from_name = str(dict(note.extra).get("from_name") or self.config.outbound.from_name)
-        files = self._attachments(conn, note.attachments_from)
         raw = compose(
             rendered,
             Headers(
@@ -123,6 +191,66 @@ class Notifier:
             files,
         )
         return rendered, raw
+
+    def staff_language(self, address: str) -> str:
+        """The language a consultant reads: their own (`[staff.people]`), else the default."""
+        return self.config.staff.person(address).language or self.config.templates.default_language
+
+    def enqueue_digest(self, conn: Connection, digest: SendDigest, now: datetime) -> int | None:
+        """A consultant's digest: no ticket, sent once per cause (a day)."""
+        template = "staff_digest"
+        key = {"cause": digest.cause, "recipient": digest.recipient, "template": template}
+        if conn.execute(_SAME_NOTIFICATION, key).first():
+            return None
+        sender = self.config.default_queue.addresses[0]
+        context: dict[str, Any] = dict.fromkeys(CONTEXT_NAMES, "")
+        context |= {
+            "ticket": {"key": "", "subject": "", "queue": ""},
+            "customer": {"name": "", "address": ""},
+            "consultant": {"name": "", "address": digest.recipient},
+            "errors": [],
+            "valid_commands": [],
+            "files": [],
+            "history": [],
+            "digest": digest.digest,
+        }
+        rendered = self.templates.render(template, digest.language, context)
+        message_id = f"<digest.{secrets.token_hex(12)}@{domain_of(sender)}>"
+        raw = compose(
+            rendered,
+            Headers(
+                ticket_key="",
+                from_name=self.config.outbound.from_name,
+                from_address=sender,
+                to_name="",
+                to_address=digest.recipient,
+                reply_to=sender,
+                message_id=message_id,
+                auto_submitted=AUTO_GENERATED,
+            ),
+            now,
+        )
+        row = {
+            "ticket_id": None,
+            "cause": digest.cause,
+            "template": template,
+            "language": rendered.language,
+            "mail_from": sender,
+            "recipient": digest.recipient,
+            "subject": rendered.subject,
+            "message_id": message_id,
+            "automatic": True,
+            "raw": raw,
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+        }
+        row_id = conn.execute(_INSERT_OUTBOX, row).scalar_one()
+        logs.decision(
+            log, msgid=message_id, action="queued", template=template, to=digest.recipient
+        )
+        return row_id
 
     def _render_failed(
         self,
@@ -180,6 +308,25 @@ class Notifier:
         )
         return row_id
 
+    def _capped_files(
+        self, conn: Connection, note: Notify, context: dict[str, Any], lang: str
+    ) -> tuple[list[File], dict[str, Any]]:
+        """The files of the mail a staff notice is about (of the whole ticket for the
+        history), within the cap; the rest listed."""
+        if note.template == "staff_history":
+            ids = ticket_history.inbound_ids(conn, context["ticket"]["id"])
+        else:
+            ids = [note.attachments_from] if note.attachments_from is not None else []
+        found = notice_files.files_of(conn, ids)
+        cap = self.config.staff.attachments_max_bytes
+        sent, withheld = notice_files.within_cap(found, cap)
+        context = context | {
+            "files": notice_files.described(found, sent, lang),
+            "files_withheld": len(withheld),
+            "files_cap": label_size(cap, lang),
+        }
+        return [f.file for f in sent], context
+
     def _attachments(self, conn: Connection, inbound_id: int | None) -> list:
         if inbound_id is None:
             return []
@@ -201,6 +348,7 @@ class Notifier:
         context: dict[str, Any] = dict.fromkeys(CONTEXT_NAMES, "")
         context |= {
             "ticket": {
+                "id": ticket.id,
                 "key": ticket.key,
                 "subject": ticket.subject,
                 "queue": ticket.queue,
@@ -224,10 +372,22 @@ class Notifier:
             "supplied": {},
             "errors": [],
             "valid_commands": [],
+            "files": [],
+            "files_withheld": 0,
+            "files_cap": label_size(self.config.staff.attachments_max_bytes, lang),
+            "history": [],
+            "part": 1,
+            "parts": 1,
             "lang": lang,
         }
         context |= {k: v for k, v in note.extra if k in CONTEXT_NAMES}
+        if note.template == "command_error":  # the reasons, in the consultant's language
+            context["errors"] = [problems.word(str(e), lang) for e in context["errors"]]
         return context
+
+
+def _for_staff(template: str) -> bool:
+    return template.startswith("staff_") or template == "command_error"
 
 
 # Built once: on the per-message path a statement costs more to build than to run.

@@ -24,9 +24,11 @@ from maildesk.desk.effects import (
     Notify,
     Outcome,
     RecordBounce,
+    RecordDigestDay,
     RecordEvent,
     RecordSlaNotice,
     ScheduleSlaCheck,
+    SendDigest,
     SetAttribute,
     SetStatus,
     UpdateDetails,
@@ -40,6 +42,7 @@ from maildesk.store.models import (
     outbox,
     participants,
     queue_counters,
+    settings,
     sla_notices,
     ticket_details,
     tickets,
@@ -96,6 +99,14 @@ def apply_effects(
     for effect in effects:
         if isinstance(effect, CreateTicket):
             created, ids[created] = _create(conn, inbound_id, effect, now)
+            continue
+        if isinstance(effect, SendDigest):
+            notifier.enqueue_digest(conn, effect, now)
+            continue
+        if isinstance(effect, RecordDigestDay):
+            conn.execute(
+                insert(settings).values(name=f"digest:{effect.day}", value=now.isoformat())
+            )
             continue
         key = getattr(effect, "ticket_key", None) or created
         if isinstance(effect, RecordBounce):

@@ -418,12 +418,16 @@ def test_note_is_stored_and_reaches_no_customer(desk: Desk):
 
 
 REFUSED = [
-    pytest.param("#frobnicate", "#frobnicate: unknown command", False, id="unknown-command"),
+    # The refusal is worded in the consultant's language (French by default).
+    pytest.param("#frobnicate", "#frobnicate : commande inconnue", False, id="unknown-command"),
     pytest.param(
-        "#status new", "waiting_customer cannot become new", True, id="refused-transition"
+        "#status new",
+        "une demande « Attente client » ne peut pas passer à « En attente de qualification »",
+        True,
+        id="refused-transition",
     ),
     pytest.param(
-        "#criticality low", "lowering the criticality needs a reason", False, id="no-reason"
+        "#criticality low", "baisser la criticité demande un motif", False, id="no-reason"
     ),
 ]
 

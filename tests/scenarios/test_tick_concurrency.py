@@ -121,10 +121,20 @@ def test_two_tick_processes_at_once_send_every_reminder_once(db_url, tmp_path):
             (w["ticket"], w["objective"], w["state"]) for r in results for w in r["sla_warnings"]
         ]
         assert len(warned) == len(set(warned))
+        digests = [address for r in results for address in r["digests"]]
+        assert len(digests) == len(set(digests))  # the morning digest: once per consultant
 
     services = build(config_module.load(cfg))
     try:
         assert ladder_rows(services) == expected(keys, LADDER)
+        with services.engine.connect() as conn:
+            sent = conn.execute(
+                select(outbox.c.cause, func.count())
+                .where(outbox.c.template == "staff_digest")
+                .group_by(outbox.c.cause)
+            ).all()
+        assert sent  # three business days, each digest once
+        assert all(count == 1 for _, count in sent), sent
         with services.engine.connect() as conn:
             statuses = Counter(conn.execute(select(tickets.c.status)).scalars())
         assert statuses == Counter({"closed": COUNT})
