@@ -178,20 +178,21 @@ def _parse(raw: bytes) -> Parsed:
     msg = _load(raw)
     defects: list[str] = [type(d).__name__ for d in msg.defects]
     present = {name.lower() for name in msg.keys()}  # noqa: SIM118 - Message has no __iter__ of names
-    headers = {name: _header(msg, name) for name in KEPT_HEADERS if name in present}
+    charset = declared_charset(msg)
+    headers = {name: _header(msg, name, charset) for name in KEPT_HEADERS if name in present}
     own_ids = _ids(_header(msg, "message-id"))
-    sender, sender_name, problem = _sender(msg, defects)
-    text, html, attachments, from_html = _bodies(msg, defects)
+    sender, sender_name, problem = _sender(msg, defects, charset)
+    text, html, attachments, from_html = _bodies(msg, defects, charset)
     return Parsed(
         message_id=f"<{own_ids[0]}>" if own_ids else f"<{sha[:32]}@maildesk.invalid>",
         message_id_synthesized=not own_ids,
         sender=sender,
         sender_name=sender_name,
         sender_problem=problem,
-        to=tuple(addresses_in(msg, "to")),
-        cc=tuple(addresses_in(msg, "cc")),
-        reply_to=tuple(addresses_in(msg, "reply-to")),
-        subject=_header(msg, "subject"),
+        to=tuple(addresses_in(msg, "to", charset)),
+        cc=tuple(addresses_in(msg, "cc", charset)),
+        reply_to=tuple(addresses_in(msg, "reply-to", charset)),
+        subject=_header(msg, "subject", charset),
         in_reply_to=tuple(f"<{i}>" for i in _ids(_header(msg, "in-reply-to"))),
         references=tuple(f"<{i}>" for i in _ids(_header(msg, "references"))),
         headers=headers,
@@ -240,7 +241,7 @@ def _valid(text: str) -> str:
     return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
 
 
-def _sender(msg: Message, defects: list[str]) -> tuple[str, str, str]:
+def _sender(msg: Message, defects: list[str], charset: str | None) -> tuple[str, str, str]:
     """(address, display name, problem): exactly one From mailbox, or no sender at all.
 
     Two From headers or `From: a@x, b@y` name several authors (RFC 5322 then requires a
@@ -248,7 +249,7 @@ def _sender(msg: Message, defects: list[str]) -> tuple[str, str, str]:
     the other, so neither is the sender.
     """
     fields = msg.get_all("from") or []
-    senders = addresses_in(msg, "from")
+    senders = addresses_in(msg, "from", charset)
     if not fields:
         return "", "", "no From header"
     if len(fields) > 1 or len(senders) > 1:
@@ -289,13 +290,15 @@ def _load(raw: bytes) -> Message:
 def attachment_payloads(raw: bytes) -> list[tuple[str, str, bytes]]:
     """(filename, content type, bytes) of each attachment, for relaying a consultant's mail."""
     msg = _load(raw)
+    charset = declared_charset(msg)
     found: list[tuple[str, str, bytes]] = []
     for part in _leaves(msg, []):  # type: ignore[arg-type]
-        filename = part.get_filename()
+        filename = _filename(part)
         if filename or part.get_content_disposition() == "attachment":
             payload = _payload_bytes(part, [])
             kind = presented_type(part.get_content_type(), sniff_type(payload))
-            found.append((display_filename(filename or "") or "attachment", kind, payload))
+            name = display_filename(filename or "", _part_charset(part) or charset)
+            found.append((name or "attachment", kind, payload))
     return found
 
 
@@ -303,17 +306,75 @@ def _ids(value: str) -> list[str]:
     return MSGID_RE.findall(value)[:100]
 
 
-def _header(msg: Message, name: str) -> str:
-    """One header as one line of text, RFC 2047 encoded words decoded."""
-    value = msg.get(name)
+def _header(msg: Message, name: str, charset: str | None = None) -> str:
+    """One header as one line of text, RFC 2047 encoded words decoded and raw 8-bit bytes
+    read as UTF-8, else in the message's declared `charset`, else as windows-1252."""
+    value = _raw_value(msg, name)
     if value is None:
         return ""
-    text = _FOLDING.sub(" ", str(value))
+    text = _FOLDING.sub(" ", value)
     if len(text) > MAX_DECODED_HEADER:
         # The stdlib decodes encoded words in quadratic time (a 3 MB Subject of them took
         # a minute) and we keep 998 characters anyway: decode only the head of the value.
         text = text[:MAX_DECODED_HEADER].rsplit(" ", 1)[0]
-    return one_line(_decode_raw(text) if "=?" in text else text)
+    if "=?" in text:
+        return one_line(_decode_raw(text, charset))
+    return one_line(text_of_raw_header(text, charset))
+
+
+def _raw_value(msg: Message, name: str) -> str | None:
+    """The first `name` header as the parser stored it: 8-bit bytes as surrogate escapes
+    (`msg.get` would turn each into U+FFFD before we could read them)."""
+    for key, value in msg.raw_items():
+        if key.lower() == name:
+            return value if isinstance(value, str) else str(value)
+    return None
+
+
+def declared_charset(msg: Message) -> str | None:
+    """The charset the message declares for its text: the top-level Content-Type's, else
+    the first text part's (a multipart mail declares it only there). None when absent."""
+    try:
+        found = _part_charset(msg)
+        if found:
+            return found
+        for part in msg.walk():
+            if part.get_content_maintype() == "text":
+                found = _part_charset(part)
+                if found:
+                    return found
+    except Exception:  # noqa: BLE001 - broken MIME: headers fall back to windows-1252
+        return None
+    return None
+
+
+def _part_charset(part: Message) -> str | None:
+    try:
+        charset = part.get_param("charset")
+    except Exception:  # noqa: BLE001 - an unreadable parameter declares nothing
+        return None
+    if isinstance(charset, tuple):  # RFC 2231 form: (charset, language, value)
+        charset = charset[2]
+    if not isinstance(charset, str) or not charset.isascii():
+        return None
+    return charset.strip().strip('"')[:40] or None
+
+
+def _filename(part: Message) -> str | None:
+    """The part's file name; from raw 8-bit parameters, the bytes are kept as surrogate
+    escapes for `display_filename` to read (the stdlib would make each one U+FFFD)."""
+    name = part.get_filename()
+    if name is None or "\ufffd" not in name:
+        return name
+    shadow = Message()
+    for key, value in part.raw_items():
+        if key.lower() in ("content-disposition", "content-type") and isinstance(value, str):
+            shadow[key] = value.encode("ascii", "surrogateescape").decode("latin-1")
+    latin = shadow.get_filename()
+    if latin is None:
+        return name
+    # Back to surrogate escapes: the stdlib's parameter parsing only saw Latin-1 text.
+    return "".join(chr(0xDC00 + ord(c)) if 0x80 <= ord(c) <= 0xFF else c for c in latin)
 
 
 MAX_DECODED_HEADER = 16_384  # characters of one header value read; 998 are kept
@@ -322,7 +383,7 @@ MAX_DECODED_HEADER = 16_384  # characters of one header value read; 998 are kept
 _FOLDING = re.compile(r"\r?\n[ \t]+")
 
 
-def _decode_raw(raw: str) -> str:
+def _decode_raw(raw: str, charset: str | None = None) -> str:
     """RFC 2047 encoded words decoded; an unknown charset or bytes invalid in theirs are
     read as UTF-8 with replacement characters rather than left as `=?x-bogus?q?hi?=`."""
     try:
@@ -336,35 +397,43 @@ def _decode_raw(raw: str) -> str:
             return str(make_header(chunks))
     # make_header reads the text between encoded words as ASCII: other characters (8-bit
     # text already replaced by U+FFFD, a Latin-1 file name) need decoding word by word.
-    return "".join(_chunk_text(data, charset, raw.isascii()) for data, charset in chunks)
+    return "".join(
+        _chunk_text(data, word_charset, raw.isascii(), charset) for data, word_charset in chunks
+    )
 
 
-def _chunk_text(data: bytes | str, charset: str | None, ascii_source: bool) -> str:
-    if isinstance(data, str):
-        return data
+def _chunk_text(
+    data: bytes | str, charset: str | None, ascii_source: bool, declared: str | None = None
+) -> str:
+    if isinstance(data, str):  # no encoded word at all: the raw text
+        return text_of_raw_header(data, declared)
     if charset is None:  # text between encoded words, escaped by decode_header
-        return data.decode("ascii", errors="replace") if ascii_source else _unescaped(data)
+        if ascii_source:
+            return data.decode("ascii", errors="replace")
+        return _unescaped(data, declared)
     try:
         return data.decode(charset, errors="replace")
     except (LookupError, ValueError):  # no such charset, or not a text one ("base64")
         return data.decode("utf-8", errors="replace")
 
 
-def _unescaped(data: bytes) -> str:
-    return text_of_raw_header(data.decode("raw-unicode-escape", errors="replace"))
+def _unescaped(data: bytes, declared: str | None = None) -> str:
+    return text_of_raw_header(data.decode("raw-unicode-escape", errors="replace"), declared)
 
 
-def _bodies(msg: Message, defects: list[str]) -> tuple[str, str | None, list[Attachment], bool]:
+def _bodies(
+    msg: Message, defects: list[str], charset: str | None = None
+) -> tuple[str, str | None, list[Attachment], bool]:
     """(text, HTML as received, attachments, whether the text was made from the HTML)."""
     texts: list[str] = []
     htmls: list[str] = []
     attachments: list[Attachment] = []
     for part in _leaves(msg, defects):
         ctype = part.get_content_type()
-        filename = part.get_filename()
+        filename = _filename(part)
         disposition = part.get_content_disposition()
         if filename or disposition == "attachment" or not ctype.startswith("text/"):
-            attachments.append(_attachment(part, filename, ctype, defects))
+            attachments.append(_attachment(part, filename, ctype, defects, charset))
             continue
         content = _text_of(part, defects)
         (htmls if ctype == "text/html" else texts).append(content)
@@ -397,9 +466,11 @@ def _leaves(msg: Message, defects: list[str]):
         defects.append(f"broken-mime:{type(exc).__name__}")
 
 
-def _attachment(part: Message, filename: str | None, ctype: str, defects: list[str]) -> Attachment:
+def _attachment(
+    part: Message, filename: str | None, ctype: str, defects: list[str], charset: str | None = None
+) -> Attachment:
     payload = _payload_bytes(part, defects)
-    name = display_filename(filename or "") or "(unnamed)"
+    name = display_filename(filename or "", _part_charset(part) or charset) or "(unnamed)"
     broken = _undecodable(part)
     if broken:
         defects.append(f"undecodable-part:{name[:80]}")
@@ -440,12 +511,13 @@ _PATH_SEPARATORS = re.compile(r"[/\\]")
 _BREAKS = re.compile(r"[\t\r\n\x0b\x0c\x85\u2028\u2029]")
 
 
-def display_filename(raw: str) -> str:
+def display_filename(raw: str, charset: str | None = None) -> str:
     """An attachment name as staff may see it: the last path part only (RFC 6266 §4.3),
     without control, format or bidi characters (with U+202E after `invoice`, the name
     `invoice<U+202E>fdp.exe` reads `invoiceexe.pdf`), at most 255 bytes of UTF-8. It only
-    ever labels stored bytes: no file is written under it."""
-    text = text_of_raw_header(_decode_raw(raw) if "=?" in raw else raw)
+    ever labels stored bytes: no file is written under it. Raw 8-bit bytes are read as
+    UTF-8, else in the part's or message's declared `charset`, else as windows-1252."""
+    text = _decode_raw(raw, charset) if "=?" in raw else text_of_raw_header(raw, charset)
     text = _BREAKS.sub(" ", text)
     text = "".join(c for c in text if unicodedata.category(c) not in ("Cc", "Cf"))
     parts = [p for p in _PATH_SEPARATORS.split(text) if p.strip(" .")]
