@@ -16,6 +16,7 @@ from maildesk.inbound import fields as extract
 from maildesk.inbound import signals
 from maildesk.inbound.fields import Attachment
 from maildesk.inbound.subject import SubjectVerdict, judge_subject
+from maildesk.inbound.subject_fields import subject_fields
 
 __all__ = [
     "Assessment",
@@ -117,23 +118,42 @@ def assess(
     attachments: Sequence[Attachment] = (),
     config: QualityConfig | None = None,
 ) -> Assessment:
-    """Everything the desk needs to know about a new request, from its subject, text and files."""
+    """Everything the desk needs to know about a new request, from its subject, text and files.
+
+    Fields are read from the body and from the subject; the body wins where both give one."""
     config = config or QualityConfig()
     fresh = extract.fresh_text(text)
-    values, criticality_given = _read_fields(fresh, attachments, config)
+    values, given = _read_fields(fresh, attachments, config)
+    values, given = _with_subject(values, given, subject_fields(subject))
     return Assessment(
         fields=values,
         missing=tuple(key for key in config.required_fields if _absent(values, key)),
         subject=judge_subject(subject, config),
         language=detect_language(f"{subject}\n{fresh if fresh.strip() else text}"),
-        criticality_defaulted=not criticality_given,
+        criticality_defaulted="criticality" not in given,
     )
+
+
+def _with_subject(
+    values: dict[str, str], given: frozenset[str], from_subject: Mapping[str, str]
+) -> tuple[dict[str, str], frozenset[str]]:
+    """Body values completed by the subject's: a subject value fills only what the body left
+    absent, a default type or criticality, or a yes/no field the body answered "no"."""
+    merged = dict(values)
+    for key, value in from_subject.items():
+        if key in ("type", "criticality"):
+            if key not in given:
+                merged[key] = value
+        elif _absent(merged, key):
+            merged[key] = value
+    return merged, given | frozenset(k for k in ("type", "criticality") if k in from_subject)
 
 
 def _read_fields(
     fresh: str, attachments: Sequence[Attachment], config: QualityConfig
-) -> tuple[dict[str, str], bool]:
-    """The found fields (with defaults for type and criticality), and whether one was stated."""
+) -> tuple[dict[str, str], frozenset[str]]:
+    """The found fields (with defaults for type and criticality), and which of type and
+    criticality the text stated rather than defaulted."""
     labelled = extract.labelled_values(fresh)
     criticality = signals.find_criticality(labelled.get("criticality"))
     screenshots = signals.has_screenshots(fresh, attachments, config.min_screenshot_bytes)
@@ -148,7 +168,10 @@ def _read_fields(
         "screenshots": _yes_no(screenshots),
         "steps": _yes_no(signals.has_steps(fresh)),
     }
-    return {key: value for key, value in found.items() if value}, criticality is not None
+    given = {"criticality"} if criticality is not None else set()
+    if labelled.get("type") or found["type"] != "assistance":
+        given.add("type")
+    return {key: value for key, value in found.items() if value}, frozenset(given)
 
 
 def merge_reply(
