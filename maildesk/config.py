@@ -27,7 +27,7 @@ KEY_PREFIX_RE = re.compile(r"^[A-Z][A-Z0-9]{1,9}$")
 if TYPE_CHECKING:
     from maildesk.inbound.imap_config import ImapAccount
 
-LANGUAGES = ("fr", "de", "en")
+LANGUAGES = ("fr", "de", "it", "en")
 SECTIONS = (
     "database",
     "smtp",
@@ -37,6 +37,7 @@ SECTIONS = (
     "clock",
     "processing",
     "templates",
+    "languages",
     "quality",
     "reminders",
     "business_hours",
@@ -100,6 +101,12 @@ OUTBOUND_TLS_MODES = ("none", "starttls", "tls")
 class TemplatesConfig:
     directory: str = ""  # empty: the templates/emails folder shipped with maildesk
     default_language: str = "fr"
+
+
+@dataclass(frozen=True)
+class LanguagesConfig:
+    # The languages customers are answered in; detection only ever picks one of these.
+    enabled: tuple[str, ...] = LANGUAGES
 
 
 CLOSED_REPLY_MODES = ("bounce", "reopen", "new_ticket")
@@ -177,6 +184,7 @@ class Config:
     clock: ClockConfig = field(default_factory=ClockConfig)
     processing: ProcessingConfig = field(default_factory=ProcessingConfig)
     templates: TemplatesConfig = field(default_factory=TemplatesConfig)
+    languages: LanguagesConfig = field(default_factory=LanguagesConfig)
     quality: QualityConfig = field(default_factory=QualityConfig)
     reminders: RemindersConfig = field(default_factory=RemindersConfig)
     business_hours: BusinessHoursConfig = field(default_factory=BusinessHoursConfig)
@@ -292,6 +300,7 @@ def from_mapping(data: dict[str, Any], source: str = "(mapping)") -> Config:
             TemplatesConfig,
             {"directory": _str, "default_language": _language},
         ),
+        languages=reader.section("languages", LanguagesConfig, {"enabled": _languages}),
         quality=_quality(reader.data.pop("quality", {})),
         reminders=reader.section(
             "reminders",
@@ -316,6 +325,11 @@ def from_mapping(data: dict[str, Any], source: str = "(mapping)") -> Config:
             f"(got {r.first_days}, {r.second_days}, {r.close_days})"
         )
     reader.reject_unknown()
+    if config.templates.default_language not in config.languages.enabled:
+        raise ConfigError(
+            f"templates.default_language: {config.templates.default_language!r} is not in "
+            f"languages.enabled ({', '.join(config.languages.enabled)})"
+        )
     _check_smtp(config.smtp)
     _check_outbound(config.outbound)
     if config.processing.default_queue:
@@ -622,6 +636,15 @@ def _language(key: str, value: Any) -> str:
     if lang not in LANGUAGES:
         raise ConfigError(f"{key}: {lang!r} is not a supported language ({', '.join(LANGUAGES)})")
     return lang
+
+
+def _languages(key: str, value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not value:
+        raise ConfigError(f"{key}: must be a non-empty array of languages ({', '.join(LANGUAGES)})")
+    found = tuple(_language(f"{key}[{i}]", v) for i, v in enumerate(value))
+    if len(set(found)) != len(found):
+        raise ConfigError(f"{key}: lists a language twice")
+    return found
 
 
 def _timezone(key: str, value: Any) -> str:

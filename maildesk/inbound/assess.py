@@ -13,6 +13,7 @@ from types import MappingProxyType
 from typing import Any
 
 from maildesk.inbound import fields as extract
+from maildesk.inbound import language as languages
 from maildesk.inbound import signals
 from maildesk.inbound.fields import Attachment
 from maildesk.inbound.subject import SubjectVerdict, judge_subject
@@ -30,7 +31,7 @@ __all__ = [
     "merge_reply",
 ]
 
-LANGUAGES = ("fr", "de", "en")
+LANGUAGES = ("fr", "de", "it", "en")
 # Fields a configuration may require; type and criticality always have a value.
 REQUIRABLE = ("version", "company", "contact", "phone", "error_message", "screenshots", "steps")
 _YES_NO = ("error_message", "screenshots", "steps")
@@ -44,6 +45,10 @@ DEFAULT_GENERIC_WORDS: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "de": ("problem", "probleme", "frage", "fragen", "hilfe", "dringend", "dringende",
                "fehler", "bug", "anfrage", "störung", "support", "info", "wichtig", "test",
                "ticket", "achtung"),
+        "it": ("problema", "problemi", "domanda", "domande", "urgente", "errore", "errori",
+               "aiuto", "richiesta", "supporto", "info", "informazione", "informazioni",
+               "importante", "test", "ticket", "guasto", "blocco", "bloccato", "assistenza",
+               "sollecito"),
         "en": ("help", "question", "questions", "issue", "issues", "problem", "problems",
                "urgent", "error", "errors", "bug", "bugs", "request", "support", "info",
                "important", "test", "ticket", "asap", "query"),
@@ -53,6 +58,7 @@ DEFAULT_MODULE_NAMES = (
     "RH", "Salaire", "Salaires", "Paie", "Finance", "Finances", "Comptabilité", "Compta",
     "Débiteurs", "Créanciers", "Stock", "Achats", "Ventes", "Lohn", "Löhne", "Personal",
     "Buchhaltung", "Finanz", "HR", "Payroll", "Accounting", "Debitoren", "Kreditoren",
+    "Stipendi", "Salari", "Contabilità", "Personale", "Debitori", "Creditori", "Magazzino",
     "SwissDec", "Flex", "ProConcept", "ERP",
 )  # fmt: skip
 
@@ -67,6 +73,10 @@ _STOP_WORDS = {
         "der", "die", "das", "und", "ist", "nicht", "ich", "wir", "sie", "mit", "für", "auf",
         "eine", "bei", "grüsse", "grüße", "danke", "freundlichen", "guten", "tag", "bitte",
         "wenn", "beim", "können", "haben", "fehler", "seit",
+    )),
+    "it": frozenset((
+        "il", "lo", "gli", "della", "che", "non", "per", "con", "una", "sono", "buongiorno",
+        "grazie", "saluti", "cordiali", "errore", "dalla", "nel", "questo", "abbiamo",
     )),
     "en": frozenset((
         "the", "and", "is", "not", "we", "you", "with", "for", "this", "that", "please",
@@ -102,10 +112,12 @@ class Assessment:
     subject: SubjectVerdict
     language: str
     criticality_defaulted: bool
+    language_reason: str = ""  # what decided the language, for the trace
 
 
 def detect_language(text: str) -> str:
-    """Guess "fr", "de" or "en" by counting common words; French when unsure (the default)."""
+    """Guess a language by counting common words; French when unsure (the default). The
+    pipeline reads languages with `language.detect`, which weighs far more evidence."""
     words = [w.casefold() for w in _WORD.findall(text)]
     scores = {lang: sum(w in stops for w in words) for lang, stops in _STOP_WORDS.items()}
     # max() keeps the first of equal scores, and French comes first.
@@ -117,6 +129,11 @@ def assess(
     text: str,
     attachments: Sequence[Attachment] = (),
     config: QualityConfig | None = None,
+    *,
+    enabled: Sequence[str] = LANGUAGES,
+    content_language: str = "",
+    previous_language: str = "",
+    language_chosen: bool = False,
 ) -> Assessment:
     """Everything the desk needs to know about a new request, from its subject, text and files.
 
@@ -125,12 +142,21 @@ def assess(
     fresh = extract.fresh_text(text)
     values, given = _read_fields(fresh, attachments, config)
     values, given = _with_subject(values, given, subject_fields(subject))
+    verdict = languages.detect(
+        subject,
+        fresh if fresh.strip() else text,
+        enabled=enabled,
+        content_language=content_language,
+        previous=previous_language,
+        chosen=language_chosen,
+    )
     return Assessment(
         fields=values,
         missing=tuple(key for key in config.required_fields if _absent(values, key)),
         subject=judge_subject(subject, config),
-        language=detect_language(f"{subject}\n{fresh if fresh.strip() else text}"),
+        language=verdict.language,
         criticality_defaulted="criticality" not in given,
+        language_reason=verdict.reason,
     )
 
 

@@ -42,7 +42,19 @@ ALIASES = {
     "escalade": "escalate",
     "consulting": "consulting",
     "note": "note",
+    "language": "language",
+    "langue": "language",
+    "sprache": "language",
+    "lingua": "language",
 }
+# `#language` values: the codes, and each language's name in the four languages.
+LANGUAGE_WORDS = {
+    "fr": "fr", "français": "fr", "francais": "fr", "französisch": "fr", "francese": "fr",
+    "french": "fr",
+    "de": "de", "allemand": "de", "deutsch": "de", "tedesco": "de", "german": "de",
+    "it": "it", "italien": "it", "italienisch": "it", "italiano": "it", "italian": "it",
+    "en": "en", "anglais": "en", "englisch": "en", "inglese": "en", "english": "en",
+}  # fmt: skip
 VALID = (
     "#status <new|qualified|in_progress|waiting_customer|closed|escalated_spc|escalated_rpc|"
     "escalated_l2|consulting|waiting_patch>",
@@ -54,6 +66,7 @@ VALID = (
     "#escalate <spc|rpc|l2>",
     "#consulting",
     "#note  (the whole mail is an internal note, never sent to the customer)",
+    "#language <fr|de|it|en>  (the ticket's language, and the requester's from now on)",
 )
 _CRITICALITY_WORDS = {
     "basse": "low",
@@ -74,6 +87,7 @@ class Commands:
     errors: tuple[str, ...] = ()
     text: str = ""  # the reply without its command lines
     given: tuple[str, ...] = ()
+    language: str | None = None  # `#language`: the ticket's (and requester's) language
 
 
 def parse(text: str, sender: str) -> Commands:
@@ -105,7 +119,8 @@ def parse(text: str, sender: str) -> Commands:
         assignee=_text(values, "assign"),
         reason=_text(values, "reason") or "",
     )
-    return Commands(change, bool(values.get("note")), tuple(errors), rest, tuple(given))
+    language = _text(values, "language")
+    return Commands(change, bool(values.get("note")), tuple(errors), rest, tuple(given), language)
 
 
 def _text(values: dict[str, str | bool], key: str) -> str | None:
@@ -130,7 +145,16 @@ def _apply(name: str, arg: str, sender: str, values: dict[str, str | bool]) -> s
         return None
     if not word:
         return "needs a value"
+    if name == "language":
+        return _language(word, values)
     return _valued(name, word, sender, values)
+
+
+def _language(word: str, values: dict[str, str | bool]) -> str | None:
+    if word not in LANGUAGE_WORDS:
+        return f"unknown language {word!r} (fr, de, it or en)"
+    values["language"] = LANGUAGE_WORDS[word]
+    return None
 
 
 def _valued(name: str, word: str, sender: str, values: dict[str, str | bool]) -> str | None:

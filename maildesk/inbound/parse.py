@@ -41,6 +41,7 @@ KEPT_HEADERS = (
     "x-failed-recipients",
     "feedback-id",
     "x-mailer",
+    "content-language",
     "date",
 )
 

@@ -12,7 +12,14 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from maildesk import status as st
-from maildesk.effects import AppendMessage, Effect, MarkFirstResponse, Notify, RecordEvent
+from maildesk.effects import (
+    AppendMessage,
+    Effect,
+    MarkFirstResponse,
+    Notify,
+    RecordEvent,
+    SetAttribute,
+)
 from maildesk.inbound import commands
 from maildesk.inbound.quotes import strip_reply, strip_reply_html
 from maildesk.lifecycle import plan
@@ -30,13 +37,23 @@ def staff_reply(draft: Draft, ctx: Context, ticket: TicketRef) -> Draft:
     else:
         new_text = strip_reply(p.text_body)
     given = commands.parse(new_text, p.sender)
+    if given.language and given.language not in ctx.config.languages.enabled:
+        enabled = ", ".join(ctx.config.languages.enabled)
+        given = replace(
+            given, errors=(*given.errors, f"#language: {given.language} is not enabled ({enabled})")
+        )
     if given.errors:
         return _refuse(draft, ticket, given.errors)
-    if given.note:
+    language = _language_change(ticket, given, p.sender)
+    only_language = set(given.given) == {"language"} and not given.text.strip()
+    if given.note or only_language:
         why = "internal note: stored, never sent to the customer"
+        if only_language:
+            why = f"language set to {given.language}: stored, nothing sent to the customer"
         effects = (
             AppendMessage(ticket.key, _message(draft, "note", p.text_body)),
             RecordEvent(ticket.key, "note", p.sender, ""),
+            *language,
         )
         return draft.note("staff", "note", why).finish("appended", why, ticket.key, *effects)
     default = st.WAITING_CUSTOMER if ticket.status != st.WAITING_CUSTOMER else None
@@ -75,6 +92,7 @@ def staff_reply(draft: Draft, ctx: Context, ticket: TicketRef) -> Draft:
     effects: list[Effect] = [
         AppendMessage(ticket.key, _message(draft, "staff", given.text)),
         RecordEvent(ticket.key, "staff-reply", p.sender, ",".join(given.given)),
+        *language,  # before the relay, which is then written in the new language
         *changes,
         MarkFirstResponse(ticket.key),
         *relay,
@@ -83,6 +101,15 @@ def staff_reply(draft: Draft, ctx: Context, ticket: TicketRef) -> Draft:
         f"; commands {','.join(given.given)}" if given.given else ""
     )
     return draft.note("staff", "relay", why).finish("appended", why, ticket.key, *effects)
+
+
+def _language_change(ticket: TicketRef, given: commands.Commands, actor: str) -> tuple:
+    """`#language de`: the ticket's language, recorded as an event that also makes it the
+    requester's language for later requests (`View.requester_language`)."""
+    if not given.language:
+        return ()
+    why = "set by a consultant"
+    return (SetAttribute(ticket.key, "language", ticket.language, given.language, actor, why),)
 
 
 def _refuse(draft: Draft, ticket: TicketRef, errors: tuple[str, ...]) -> Draft:

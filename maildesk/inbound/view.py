@@ -13,7 +13,7 @@ from typing import Protocol
 from sqlalchemy import Connection, bindparam, func, select
 
 from maildesk import status as st
-from maildesk.models import messages, outbox, participants, ticket_details, tickets
+from maildesk.models import events, messages, outbox, participants, ticket_details, tickets
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,7 @@ class View(Protocol):
     def last_notification_to(self, recipient: str) -> str | None: ...
     def recipient_of(self, message_id: str) -> str | None: ...
     def message_id_known(self, message_id: str) -> bool: ...
+    def requester_language(self, requester: str) -> tuple[str, bool] | None: ...
 
 
 class SqlView:
@@ -95,6 +96,16 @@ class SqlView:
     def recipient_of(self, message_id: str) -> str | None:
         """Who one of our notifications was sent to (None when it is not ours)."""
         return self.conn.execute(_RECIPIENT_OF, {"message_id": message_id}).scalar()
+
+    def requester_language(self, requester: str) -> tuple[str, bool] | None:
+        """(language, set by a consultant) of `requester`: the latest one a consultant set
+        with `#language` on any of their tickets, else their latest ticket's; None for a
+        new requester."""
+        chosen = self.conn.execute(_LANGUAGE_CHOSEN, {"requester": requester}).scalar()
+        if chosen:
+            return chosen, True
+        latest = self.conn.execute(_LATEST_LANGUAGE, {"requester": requester}).scalar()
+        return (latest, False) if latest else None
 
     def last_notification_to(self, recipient: str) -> str | None:
         return self.conn.execute(_LAST_NOTIFICATION_TO, {"recipient": recipient}).scalar()
@@ -171,6 +182,20 @@ _LAST_NOTIFICATION_TO = (
     select(outbox.c.message_id)
     .where(outbox.c.recipient == bindparam("recipient"))
     .order_by(outbox.c.id.desc())
+    .limit(1)
+)
+_LANGUAGE_CHOSEN = (
+    select(events.c.to_value)
+    .join(tickets, tickets.c.id == events.c.ticket_id)
+    .where(tickets.c.requester == bindparam("requester"), events.c.kind == "language")
+    .order_by(events.c.id.desc())
+    .limit(1)
+)
+_LATEST_LANGUAGE = (
+    select(ticket_details.c.language)
+    .join(tickets, tickets.c.id == ticket_details.c.ticket_id)
+    .where(tickets.c.requester == bindparam("requester"))
+    .order_by(tickets.c.id.desc())
     .limit(1)
 )
 _ADDRESSES = select(participants.c.address).where(participants.c.ticket_id == bindparam("ticket"))
