@@ -145,8 +145,8 @@ def detect(
     weight = MODEL_WEIGHT * min(1.0, _letters(sample) / FULL_MODEL_LETTERS)
     for lang, value in model.items():
         scores[lang] += weight * value
-    for lang in _cues(own, enabled, reasons):
-        scores[lang[0]] += lang[1]
+    for lang, cue_weight in _cues(own, enabled, reasons):
+        scores[lang] += cue_weight
     declared = _content_language(content_language)
     if declared in scores:
         scores[declared] += CONTENT_LANGUAGE_WEIGHT
