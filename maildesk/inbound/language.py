@@ -44,6 +44,8 @@ MIN_MODEL_LETTERS = 4  # fewer letters (codes and numbers aside) say nothing
 FULL_MODEL_LETTERS = 25
 MIN_DECISIVE = 0.6  # below this, nothing decides: French ("Export ok", "12.4.1")
 _CODE = re.compile(r"\b[A-Za-z]{1,10}-\d+\b")  # ticket keys, ORA-00942, …
+# Product names and acronyms ("ProConcept", "SwissDec", "XML") are in no language.
+_NAMES = re.compile(r"\b(?:[A-Z]{2,}|[A-Z]?[a-z]+[A-Z]\w*)\b")
 _WORD = re.compile(r"[^\W\d_]{2,}")
 _WORD_OR_ONE = re.compile(r"[^\W\d_]+(?:'t)?")
 
@@ -138,7 +140,7 @@ def detect(
     own = own_words(text)
     scores = dict.fromkeys(enabled, 0.0)
     reasons: list[str] = []
-    sample = f"{subject}\n{own}".strip()
+    sample = _NAMES.sub(" ", f"{subject}\n{own}").strip()
     model = _model_scores(sample, enabled)
     # A detector's confidence on one word is no better than a guess: it counts fully
     # from FULL_MODEL_LETTERS letters on, less on shorter texts.
