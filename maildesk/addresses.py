@@ -13,6 +13,8 @@ import unicodedata
 from email.headerregistry import Address
 from email.message import EmailMessage
 
+from maildesk.charsets import raw_header_text
+
 # A deliberately narrow addr-spec: dot-atom local part and a hostname domain. Quoted local
 # parts, comments, source routes and IP literals are refused: no customer needs them and
 # they are where parser disagreements (and CVE-2023-27043) live.
@@ -66,21 +68,23 @@ def header_text(text: str, limit: int = 900) -> str:
     return one_line(text, limit).replace("=?", "= ?")
 
 
-def addresses_in(msg: EmailMessage, header: str) -> list[tuple[str, str]]:
+def addresses_in(
+    msg: EmailMessage, header: str, charset: str | None = None
+) -> list[tuple[str, str]]:
     """(display name, address) pairs of a header; entries that fail the guard are skipped.
 
     The stdlib parser is only trusted where its result can be checked against the raw
     header: a value it flags as defective is refused whole (CVE-2023-27043 shapes such as
     `a@x.org)<b@y.org>`), and an address must appear literally in the raw text, so
     comments, quoting and line breaks inside an address cannot smuggle another one in.
-    Raw 8-bit bytes (a Latin-1 or unencoded UTF-8 display name) are read as UTF-8 with
-    replacement characters first: they say nothing about the address, so they never cost
-    a customer their sender.
+    Raw 8-bit bytes (a Latin-1 or unencoded UTF-8 display name) are read first, as UTF-8,
+    else in the message's declared `charset`, else windows-1252: they say nothing about
+    the address, so they never cost a customer their sender.
     """
     found: list[tuple[str, str]] = []
     for name, raw in msg.raw_items():
         if name.lower() == header.lower() and isinstance(raw, str):
-            found.extend(_parse_header_value(raw))
+            found.extend(_parse_header_value(raw, charset))
     return found
 
 
@@ -98,12 +102,12 @@ _EMPTY_ELEMENTS = frozenset(
 MAX_ADDRESS_HEADER = 16_384  # characters: a hundred recipients fit with room to spare
 
 
-def _parse_header_value(raw: str) -> list[tuple[str, str]]:
+def _parse_header_value(raw: str, charset: str | None = None) -> list[tuple[str, str]]:
     from email.headerregistry import HeaderRegistry
 
     if len(raw) > MAX_ADDRESS_HEADER:
         return []  # the stdlib's address parser needs seconds and gigabytes for a megabyte
-    unfolded = text_of_raw_header(_FOLD.sub("", raw))
+    unfolded = text_of_raw_header(_FOLD.sub("", raw), charset)
     if "\r" in unfolded or "\n" in unfolded:
         return []  # a bare line break inside one header value: never an address
     try:
@@ -122,14 +126,11 @@ def _parse_header_value(raw: str) -> list[tuple[str, str]]:
     return pairs
 
 
-def text_of_raw_header(value: str) -> str:
+def text_of_raw_header(value: str, charset: str | None = None) -> str:
     """A raw header value as text: the bytes the parser kept as surrogate escapes are read
-    as UTF-8 (RFC 6532), and those that are not UTF-8 (Latin-1, …) become U+FFFD."""
-    try:
-        data = value.encode("utf-8", "surrogateescape")
-    except UnicodeEncodeError:  # a surrogate no byte could have produced
-        data = value.encode("utf-8", "surrogatepass")
-    return data.decode("utf-8", "replace")
+    as UTF-8 (RFC 6532) when they are UTF-8, else in the declared `charset`, else as
+    windows-1252 (`maildesk.charsets`)."""
+    return raw_header_text(value, charset)
 
 
 def _angle_addresses(value: str) -> list[tuple[str, str]]:

@@ -26,6 +26,10 @@ DEFAULT_GENERIC_WORDS: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "de": ("problem", "probleme", "frage", "fragen", "hilfe", "dringend", "dringende",
                "fehler", "bug", "anfrage", "störung", "support", "info", "wichtig", "test",
                "ticket", "achtung"),
+        "it": ("problema", "problemi", "domanda", "domande", "urgente", "errore", "errori",
+               "aiuto", "richiesta", "supporto", "info", "informazione", "informazioni",
+               "importante", "test", "ticket", "guasto", "blocco", "bloccato", "assistenza",
+               "sollecito"),
         "en": ("help", "question", "questions", "issue", "issues", "problem", "problems",
                "urgent", "error", "errors", "bug", "bugs", "request", "support", "info",
                "important", "test", "ticket", "asap", "query"),
@@ -35,6 +39,7 @@ DEFAULT_MODULE_NAMES = (
     "RH", "Salaire", "Salaires", "Paie", "Finance", "Finances", "Comptabilité", "Compta",
     "Débiteurs", "Créanciers", "Stock", "Achats", "Ventes", "Lohn", "Löhne", "Personal",
     "Buchhaltung", "Finanz", "HR", "Payroll", "Accounting", "Debitoren", "Kreditoren",
+    "Stipendi", "Salari", "Contabilità", "Personale", "Debitori", "Creditori", "Magazzino",
     "SwissDec", "Flex", "ProConcept", "ERP",
 )  # fmt: skip
 

@@ -15,6 +15,7 @@ from maildesk.config.imap import ImapAccount
 from maildesk.config.quality import QualityConfig
 from maildesk.config.sla import DEFAULT_OBJECTIVES, Objective
 from maildesk.config.staff import DigestConfig, Person
+from maildesk.config.values import LANGUAGES
 
 DEFAULT_DB_URL = "sqlite:///maildesk.db"
 KEY_PREFIX_RE = re.compile(r"^[A-Z][A-Z0-9]{1,9}$")
@@ -27,6 +28,7 @@ SECTIONS = (
     "clock",
     "processing",
     "templates",
+    "languages",
     "quality",
     "reminders",
     "business_hours",
@@ -94,6 +96,12 @@ class OutboundConfig:
 class TemplatesConfig:
     directory: str = ""  # empty: the templates/emails folder shipped with maildesk
     default_language: str = "fr"
+
+
+@dataclass(frozen=True)
+class LanguagesConfig:
+    # The languages customers are answered in; detection only ever picks one of these.
+    enabled: tuple[str, ...] = LANGUAGES
 
 
 CLOSED_REPLY_MODES = ("bounce", "reopen", "new_ticket")
@@ -206,6 +214,7 @@ class Config:
     clock: ClockConfig = field(default_factory=ClockConfig)
     processing: ProcessingConfig = field(default_factory=ProcessingConfig)
     templates: TemplatesConfig = field(default_factory=TemplatesConfig)
+    languages: LanguagesConfig = field(default_factory=LanguagesConfig)
     quality: QualityConfig = field(default_factory=QualityConfig)
     reminders: RemindersConfig = field(default_factory=RemindersConfig)
     business_hours: BusinessHoursConfig = field(default_factory=BusinessHoursConfig)

@@ -31,6 +31,7 @@ from maildesk.config.sections import (
     ClusterConfig,
     Config,
     DatabaseConfig,
+    LanguagesConfig,
     LoggingConfig,
     OutboundConfig,
     ProcessingConfig,
@@ -53,6 +54,7 @@ from maildesk.config.values import (
     _count,
     _header_text,
     _language,
+    _languages,
     _mime_depth,
     _outbound_tls,
     _port,
@@ -161,6 +163,7 @@ def from_mapping(data: dict[str, Any], source: str = "(mapping)") -> Config:
             TemplatesConfig,
             {"directory": _str, "default_language": _language},
         ),
+        languages=reader.section("languages", LanguagesConfig, {"enabled": _languages}),
         quality=_quality(reader.data.pop("quality", {})),
         reminders=reader.section(
             "reminders",
@@ -202,6 +205,11 @@ def from_mapping(data: dict[str, Any], source: str = "(mapping)") -> Config:
             f"(got {r.first_days}, {r.second_days}, {r.close_days})"
         )
     reader.reject_unknown()
+    if config.templates.default_language not in config.languages.enabled:
+        raise ConfigError(
+            f"templates.default_language: {config.templates.default_language!r} is not in "
+            f"languages.enabled ({', '.join(config.languages.enabled)})"
+        )
     _check_smtp(config.smtp)
     _check_cluster(config.cluster)
     _check_outbound(config.outbound)

@@ -11,7 +11,7 @@ from typing import Any
 from maildesk.addresses import normalise_address
 from maildesk.config.errors import ConfigError
 
-LANGUAGES = ("fr", "de", "en")
+LANGUAGES = ("fr", "de", "it", "en")
 OUTBOUND_TLS_MODES = ("none", "starttls", "tls")
 
 
@@ -149,6 +149,15 @@ def _language(key: str, value: Any) -> str:
     if lang not in LANGUAGES:
         raise ConfigError(f"{key}: {lang!r} is not a supported language ({', '.join(LANGUAGES)})")
     return lang
+
+
+def _languages(key: str, value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not value:
+        raise ConfigError(f"{key}: must be a non-empty array of languages ({', '.join(LANGUAGES)})")
+    found = tuple(_language(f"{key}[{i}]", v) for i, v in enumerate(value))
+    if len(set(found)) != len(found):
+        raise ConfigError(f"{key}: lists a language twice")
+    return found
 
 
 def _timezone(key: str, value: Any) -> str:

@@ -89,7 +89,9 @@ def load_templates(config: Config) -> TemplateSet:
     directory = (
         Path(config.templates.directory) if config.templates.directory else SHIPPED_TEMPLATES
     )
-    return TemplateSet.load(directory, default=config.templates.default_language)
+    return TemplateSet.load(
+        directory, config.languages.enabled, default=config.templates.default_language
+    )
 
 
 def build(config: Config, *, migrate: bool = True, processes_mail: bool = True) -> Services:

@@ -149,7 +149,7 @@ class SetAttribute:
     """Change criticality, request type or assignee, with an event saying who and why."""
 
     ticket_key: str
-    name: str  # criticality | request_type | assignee
+    name: str  # criticality | request_type | assignee | language
     from_value: str | None
     to_value: str | None
     actor: str

@@ -48,9 +48,21 @@ ALIASES = {
     "files": "files",
     "fichiers": "files",
     "dateien": "files",
+    "language": "language",
+    "langue": "language",
+    "sprache": "language",
+    "lingua": "language",
 }
 # Requests to maildesk itself: answered by mail to the consultant, nothing relayed.
 REQUESTS = ("history", "files")
+# `#language` values: the codes, and each language's name in the four languages.
+LANGUAGE_WORDS = {
+    "fr": "fr", "français": "fr", "francais": "fr", "französisch": "fr", "francese": "fr",
+    "french": "fr",
+    "de": "de", "allemand": "de", "deutsch": "de", "tedesco": "de", "german": "de",
+    "it": "it", "italien": "it", "italienisch": "it", "italiano": "it", "italian": "it",
+    "en": "en", "anglais": "en", "englisch": "en", "inglese": "en", "english": "en",
+}  # fmt: skip
 VALID = (
     "#status <new|qualified|in_progress|waiting_customer|closed|escalated_spc|escalated_rpc|"
     "escalated_l2|consulting|waiting_patch>",
@@ -64,6 +76,7 @@ VALID = (
     "#note  (the whole mail is an internal note, never sent to the customer)",
     "#history  (the whole ticket by mail: fields, changes, every message, files)",
     "#files  (the files the notices left out, in several mails if needed)",
+    "#language <fr|de|it|en>  (the ticket's language, and the requester's from now on)",
 )
 _CRITICALITY_WORDS = {
     "basse": "low",
@@ -84,6 +97,7 @@ class Commands:
     errors: tuple[str, ...] = ()
     text: str = ""  # the reply without its command lines
     given: tuple[str, ...] = ()
+    language: str | None = None  # `#language`: the ticket's (and requester's) language
 
     @property
     def requests(self) -> tuple[str, ...]:
@@ -125,7 +139,8 @@ def parse(text: str, sender: str) -> Commands:
         assignee=_text(values, "assign"),
         reason=_text(values, "reason") or "",
     )
-    return Commands(change, bool(values.get("note")), tuple(errors), rest, tuple(given))
+    language = _text(values, "language")
+    return Commands(change, bool(values.get("note")), tuple(errors), rest, tuple(given), language)
 
 
 def _text(values: dict[str, str | bool], key: str) -> str | None:
@@ -152,7 +167,14 @@ def _apply(name: str, arg: str, sender: str, values: dict[str, str | bool]) -> s
         return None
     if not word:
         return "needs a value"
-    return _valued(name, word, sender, values)
+    return _language(word, values) if name == "language" else _valued(name, word, sender, values)
+
+
+def _language(word: str, values: dict[str, str | bool]) -> str | None:
+    if word not in LANGUAGE_WORDS:
+        return f"unknown language {word!r} (fr, de, it or en)"
+    values["language"] = LANGUAGE_WORDS[word]
+    return None
 
 
 def _valued(name: str, word: str, sender: str, values: dict[str, str | bool]) -> str | None:

@@ -17,12 +17,11 @@ from email.header import decode_header, make_header
 from email.message import Message
 from email.parser import BytesParser
 
-import nh3
-
 from maildesk.addresses import addresses_in, one_line, text_of_raw_header
 from maildesk.desk.effects import Attachment
 from maildesk.inbound import spam
 from maildesk.inbound.limits import MimeLimits, exceeded
+from maildesk.inbound.parts import html_text, presented_type, sanitise_html, sniff_type
 
 MSGID_RE = re.compile(r"<([^<>\s]{1,500})>")
 # Headers read by the screening and routing steps (lower-cased names).
@@ -44,6 +43,7 @@ KEPT_HEADERS = (
     "x-failed-recipients",
     "feedback-id",
     "x-mailer",
+    "content-language",
     "date",
 )
 
@@ -133,20 +133,21 @@ def _parse(raw: bytes, nested: bool = True) -> Parsed:
     msg = _load(raw)
     defects: list[str] = [type(d).__name__ for d in msg.defects]
     present = {name.lower() for name in msg.keys()}  # noqa: SIM118 - Message has no __iter__ of names
-    headers = {name: _header(msg, name) for name in KEPT_HEADERS if name in present}
+    charset = declared_charset(msg)
+    headers = {name: _header(msg, name, charset) for name in KEPT_HEADERS if name in present}
     own_ids = _ids(_header(msg, "message-id"))
-    sender, sender_name, problem = _sender(msg, defects)
-    text, html, attachments, from_html = _bodies(msg, defects)
+    sender, sender_name, problem = _sender(msg, defects, charset)
+    text, html, attachments, from_html = _bodies(msg, defects, charset)
     return Parsed(
         message_id=f"<{own_ids[0]}>" if own_ids else f"<{sha[:32]}@maildesk.invalid>",
         message_id_synthesized=not own_ids,
         sender=sender,
         sender_name=sender_name,
         sender_problem=problem,
-        to=tuple(addresses_in(msg, "to")),
-        cc=tuple(addresses_in(msg, "cc")),
-        reply_to=tuple(addresses_in(msg, "reply-to")),
-        subject=_header(msg, "subject"),
+        to=tuple(addresses_in(msg, "to", charset)),
+        cc=tuple(addresses_in(msg, "cc", charset)),
+        reply_to=tuple(addresses_in(msg, "reply-to", charset)),
+        subject=_header(msg, "subject", charset),
         in_reply_to=tuple(f"<{i}>" for i in _ids(_header(msg, "in-reply-to"))),
         references=tuple(f"<{i}>" for i in _ids(_header(msg, "references"))),
         headers=headers,
@@ -222,7 +223,7 @@ def _valid(text: str) -> str:
     return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
 
 
-def _sender(msg: Message, defects: list[str]) -> tuple[str, str, str]:
+def _sender(msg: Message, defects: list[str], charset: str | None) -> tuple[str, str, str]:
     """(address, display name, problem): exactly one From mailbox, or no sender at all.
 
     Two From headers or `From: a@x, b@y` name several authors (RFC 5322 then requires a
@@ -230,7 +231,7 @@ def _sender(msg: Message, defects: list[str]) -> tuple[str, str, str]:
     the other, so neither is the sender.
     """
     fields = msg.get_all("from") or []
-    senders = addresses_in(msg, "from")
+    senders = addresses_in(msg, "from", charset)
     if not fields:
         return "", "", "no From header"
     if len(fields) > 1 or len(senders) > 1:
@@ -271,13 +272,15 @@ def _load(raw: bytes) -> Message:
 def attachment_payloads(raw: bytes) -> list[tuple[str, str, bytes]]:
     """(filename, content type, bytes) of each attachment, for relaying a consultant's mail."""
     msg = _load(raw)
+    charset = declared_charset(msg)
     found: list[tuple[str, str, bytes]] = []
     for part in _leaves(msg, []):  # type: ignore[arg-type]
-        filename = part.get_filename()
+        filename = _filename(part)
         if filename or part.get_content_disposition() == "attachment":
             payload = _payload_bytes(part, [])
             kind = presented_type(part.get_content_type(), sniff_type(payload))
-            found.append((display_filename(filename or "") or "attachment", kind, payload))
+            name = display_filename(filename or "", _part_charset(part) or charset)
+            found.append((name or "attachment", kind, payload))
     return found
 
 
@@ -308,17 +311,75 @@ def _ids(value: str) -> list[str]:
     return MSGID_RE.findall(value)[:100]
 
 
-def _header(msg: Message, name: str) -> str:
-    """One header as one line of text, RFC 2047 encoded words decoded."""
-    value = msg.get(name)
+def _header(msg: Message, name: str, charset: str | None = None) -> str:
+    """One header as one line of text, RFC 2047 encoded words decoded and raw 8-bit bytes
+    read as UTF-8, else in the message's declared `charset`, else as windows-1252."""
+    value = _raw_value(msg, name)
     if value is None:
         return ""
-    text = _FOLDING.sub(" ", str(value))
+    text = _FOLDING.sub(" ", value)
     if len(text) > MAX_DECODED_HEADER:
         # The stdlib decodes encoded words in quadratic time (a 3 MB Subject of them took
         # a minute) and we keep 998 characters anyway: decode only the head of the value.
         text = text[:MAX_DECODED_HEADER].rsplit(" ", 1)[0]
-    return one_line(_decode_raw(text) if "=?" in text else text)
+    if "=?" in text:
+        return one_line(_decode_raw(text, charset))
+    return one_line(text_of_raw_header(text, charset))
+
+
+def _raw_value(msg: Message, name: str) -> str | None:
+    """The first `name` header as the parser stored it: 8-bit bytes as surrogate escapes
+    (`msg.get` would turn each into U+FFFD before we could read them)."""
+    for key, value in msg.raw_items():
+        if key.lower() == name:
+            return value if isinstance(value, str) else str(value)
+    return None
+
+
+def declared_charset(msg: Message) -> str | None:
+    """The charset the message declares for its text: the top-level Content-Type's, else
+    the first text part's (a multipart mail declares it only there). None when absent."""
+    try:
+        found = _part_charset(msg)
+        if found:
+            return found
+        for part in msg.walk():
+            if part.get_content_maintype() == "text":
+                found = _part_charset(part)
+                if found:
+                    return found
+    except Exception:  # noqa: BLE001 - broken MIME: headers fall back to windows-1252
+        return None
+    return None
+
+
+def _part_charset(part: Message) -> str | None:
+    try:
+        charset = part.get_param("charset")
+    except Exception:  # noqa: BLE001 - an unreadable parameter declares nothing
+        return None
+    if isinstance(charset, tuple):  # RFC 2231 form: (charset, language, value)
+        charset = charset[2]
+    if not isinstance(charset, str) or not charset.isascii():
+        return None
+    return charset.strip().strip('"')[:40] or None
+
+
+def _filename(part: Message) -> str | None:
+    """The part's file name; from raw 8-bit parameters, the bytes are kept as surrogate
+    escapes for `display_filename` to read (the stdlib would make each one U+FFFD)."""
+    name = part.get_filename()
+    if name is None or "\ufffd" not in name:
+        return name
+    shadow = Message()
+    for key, value in part.raw_items():
+        if key.lower() in ("content-disposition", "content-type") and isinstance(value, str):
+            shadow[key] = value.encode("ascii", "surrogateescape").decode("latin-1")
+    latin = shadow.get_filename()
+    if latin is None:
+        return name
+    # Back to surrogate escapes: the stdlib's parameter parsing only saw Latin-1 text.
+    return "".join(chr(0xDC00 + ord(c)) if 0x80 <= ord(c) <= 0xFF else c for c in latin)
 
 
 MAX_DECODED_HEADER = 16_384  # characters of one header value read; 998 are kept
@@ -327,7 +388,7 @@ MAX_DECODED_HEADER = 16_384  # characters of one header value read; 998 are kept
 _FOLDING = re.compile(r"\r?\n[ \t]+")
 
 
-def _decode_raw(raw: str) -> str:
+def _decode_raw(raw: str, charset: str | None = None) -> str:
     """RFC 2047 encoded words decoded; an unknown charset or bytes invalid in theirs are
     read as UTF-8 with replacement characters rather than left as `=?x-bogus?q?hi?=`."""
     try:
@@ -341,35 +402,43 @@ def _decode_raw(raw: str) -> str:
             return str(make_header(chunks))
     # make_header reads the text between encoded words as ASCII: other characters (8-bit
     # text already replaced by U+FFFD, a Latin-1 file name) need decoding word by word.
-    return "".join(_chunk_text(data, charset, raw.isascii()) for data, charset in chunks)
+    return "".join(
+        _chunk_text(data, word_charset, raw.isascii(), charset) for data, word_charset in chunks
+    )
 
 
-def _chunk_text(data: bytes | str, charset: str | None, ascii_source: bool) -> str:
-    if isinstance(data, str):
-        return data
+def _chunk_text(
+    data: bytes | str, charset: str | None, ascii_source: bool, declared: str | None = None
+) -> str:
+    if isinstance(data, str):  # no encoded word at all: the raw text
+        return text_of_raw_header(data, declared)
     if charset is None:  # text between encoded words, escaped by decode_header
-        return data.decode("ascii", errors="replace") if ascii_source else _unescaped(data)
+        if ascii_source:
+            return data.decode("ascii", errors="replace")
+        return _unescaped(data, declared)
     try:
         return data.decode(charset, errors="replace")
     except (LookupError, ValueError):  # no such charset, or not a text one ("base64")
         return data.decode("utf-8", errors="replace")
 
 
-def _unescaped(data: bytes) -> str:
-    return text_of_raw_header(data.decode("raw-unicode-escape", errors="replace"))
+def _unescaped(data: bytes, declared: str | None = None) -> str:
+    return text_of_raw_header(data.decode("raw-unicode-escape", errors="replace"), declared)
 
 
-def _bodies(msg: Message, defects: list[str]) -> tuple[str, str | None, list[Attachment], bool]:
+def _bodies(
+    msg: Message, defects: list[str], charset: str | None = None
+) -> tuple[str, str | None, list[Attachment], bool]:
     """(text, HTML as received, attachments, whether the text was made from the HTML)."""
     texts: list[str] = []
     htmls: list[str] = []
     attachments: list[Attachment] = []
     for part in _leaves(msg, defects):
         ctype = part.get_content_type()
-        filename = part.get_filename()
+        filename = _filename(part)
         disposition = part.get_content_disposition()
         if filename or disposition == "attachment" or not ctype.startswith("text/"):
-            attachments.append(_attachment(part, filename, ctype, defects))
+            attachments.append(_attachment(part, filename, ctype, defects, charset))
             continue
         content = _text_of(part, defects)
         (htmls if ctype == "text/html" else texts).append(content)
@@ -402,9 +471,11 @@ def _leaves(msg: Message, defects: list[str]):
         defects.append(f"broken-mime:{type(exc).__name__}")
 
 
-def _attachment(part: Message, filename: str | None, ctype: str, defects: list[str]) -> Attachment:
+def _attachment(
+    part: Message, filename: str | None, ctype: str, defects: list[str], charset: str | None = None
+) -> Attachment:
     payload = _payload_bytes(part, defects)
-    name = display_filename(filename or "") or "(unnamed)"
+    name = display_filename(filename or "", _part_charset(part) or charset) or "(unnamed)"
     broken = _undecodable(part)
     if broken:
         defects.append(f"undecodable-part:{name[:80]}")
@@ -445,12 +516,13 @@ _PATH_SEPARATORS = re.compile(r"[/\\]")
 _BREAKS = re.compile(r"[\t\r\n\x0b\x0c\x85\u2028\u2029]")
 
 
-def display_filename(raw: str) -> str:
+def display_filename(raw: str, charset: str | None = None) -> str:
     """An attachment name as staff may see it: the last path part only (RFC 6266 §4.3),
     without control, format or bidi characters (with U+202E after `invoice`, the name
     `invoice<U+202E>fdp.exe` reads `invoiceexe.pdf`), at most 255 bytes of UTF-8. It only
-    ever labels stored bytes: no file is written under it."""
-    text = text_of_raw_header(_decode_raw(raw) if "=?" in raw else raw)
+    ever labels stored bytes: no file is written under it. Raw 8-bit bytes are read as
+    UTF-8, else in the part's or message's declared `charset`, else as windows-1252."""
+    text = _decode_raw(raw, charset) if "=?" in raw else text_of_raw_header(raw, charset)
     text = _BREAKS.sub(" ", text)
     text = "".join(c for c in text if unicodedata.category(c) not in ("Cc", "Cf"))
     parts = [p for p in _PATH_SEPARATORS.split(text) if p.strip(" .")]
@@ -470,72 +542,6 @@ def _cap_bytes(name: str, limit: int) -> str:
     return head.rstrip() + suffix
 
 
-# (first bytes, offset, type, family): what the content is, whatever the mail declared.
-_SIGNATURES: tuple[tuple[bytes, int, str, str], ...] = (
-    (b"\x89PNG\r\n\x1a\n", 0, "image/png", "image"),
-    (b"\xff\xd8\xff", 0, "image/jpeg", "image"),
-    (b"GIF87a", 0, "image/gif", "image"),
-    (b"GIF89a", 0, "image/gif", "image"),
-    (b"WEBP", 8, "image/webp", "image"),
-    (b"II*\x00", 0, "image/tiff", "image"),
-    (b"MM\x00*", 0, "image/tiff", "image"),
-    (b"%PDF-", 0, "application/pdf", "pdf"),
-    (b"PK\x03\x04", 0, "application/zip", "archive"),
-    (b"PK\x05\x06", 0, "application/zip", "archive"),
-    (b"\x1f\x8b", 0, "application/gzip", "archive"),
-    (b"7z\xbc\xaf\x27\x1c", 0, "application/x-7z-compressed", "archive"),
-    (b"Rar!\x1a\x07", 0, "application/vnd.rar", "archive"),
-    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", 0, "application/x-ole-storage", "document"),
-    (b"\x7fELF", 0, "application/x-executable", "executable"),
-    (b"\xfe\xed\xfa\xce", 0, "application/x-mach-binary", "executable"),
-    (b"\xfe\xed\xfa\xcf", 0, "application/x-mach-binary", "executable"),
-    (b"\xce\xfa\xed\xfe", 0, "application/x-mach-binary", "executable"),
-    (b"\xcf\xfa\xed\xfe", 0, "application/x-mach-binary", "executable"),
-)
-PE_TYPE = "application/vnd.microsoft.portable-executable"
-_FAMILY = {sniffed: family for _, _, sniffed, family in _SIGNATURES} | {PE_TYPE: "executable"}
-# Declared types a viewer renders or plays inline: the bytes must agree with them.
-_INLINE = ("image/", "text/", "audio/", "video/", "application/pdf")
-_GENERIC = ("", "application/octet-stream", "application/unknown", "binary/octet-stream")
-
-
-def sniff_type(payload: bytes) -> str:
-    """The type the first bytes show, or "" when they match no known signature."""
-    for magic, offset, kind, _ in _SIGNATURES:
-        if payload[offset : offset + len(magic)] == magic:
-            return kind
-    # "MZ" starts every DOS/Windows executable; its header always holds NUL bytes, which
-    # a text that happens to start with "MZ" never does.
-    if payload[:2] == b"MZ" and b"\x00" in payload[2:64]:
-        return PE_TYPE
-    return ""
-
-
-def is_executable(content_type: str) -> bool:
-    """A program, by the type presented for it (`presented_type` shows executables as such)."""
-    return _FAMILY.get(content_type.lower()) == "executable"
-
-
-def presented_type(declared: str, sniffed: str) -> str:
-    """The type staff are shown: an executable always as one, a generic declaration as
-    what the bytes are, and an inline type (image, text, PDF, …) only when the bytes agree
-    with it. Other disagreements (a .docx is a ZIP) keep the declared type."""
-    declared = declared.lower()
-    if not sniffed or sniffed == declared:
-        return declared
-    if _FAMILY[sniffed] == "executable" or declared in _GENERIC:
-        return sniffed
-    if declared.startswith(_INLINE) and _family_of(declared) != _FAMILY[sniffed]:
-        return sniffed
-    return declared
-
-
-def _family_of(declared: str) -> str:
-    if declared.startswith("image/"):
-        return "image"
-    return "pdf" if declared == "application/pdf" else declared
-
-
 def _text_of(part: Message, defects: list[str]) -> str:
     payload = _payload_bytes(part, defects)
     try:
@@ -548,26 +554,3 @@ def _text_of(part: Message, defects: list[str]) -> str:
     except (LookupError, ValueError):  # no such charset, not a text one, or a NUL in its name
         defects.append(f"unknown-charset:{one_line(charset, 40)}")
         return payload.decode("utf-8", errors="replace")
-
-
-def sanitise_html(html: str) -> str:
-    """HTML safe to show a consultant: no scripts, handlers, styles or remote content."""
-    return nh3.clean(
-        html, url_schemes={"http", "https", "mailto", "cid"}, attribute_filter=_no_remote_images
-    )
-
-
-def _no_remote_images(element: str, attribute: str, value: str) -> str | None:
-    """Images only from the mail itself (`cid:`): a remote one is a tracking pixel."""
-    if element == "img" and attribute in ("src", "srcset") and not value.startswith("cid:"):
-        return None
-    return value
-
-
-def html_text(html: str) -> str:
-    """Plain text of an HTML body (for HTML-only mail): tags dropped, entities decoded."""
-    import html as html_module
-
-    spaced = re.sub(r"(?i)<\s*(br|/p|/div|/li|/tr|/h[1-6])\s*/?>", "\n", html)
-    text = html_module.unescape(nh3.clean(spaced, tags=set()))
-    return re.sub(r"\n{3,}", "\n\n", text).strip()

@@ -20,8 +20,16 @@ if TYPE_CHECKING:
 
 def assessment(draft: Draft, ctx: Context, text: str | None = None) -> Assessment:
     p = draft.parsed
+    known = ctx.view.requester_language(p.sender) if p.sender else None
     return assess(
-        p.subject, p.text_body if text is None else text, p.attachments, ctx.config.quality
+        p.subject,
+        p.text_body if text is None else text,
+        p.attachments,
+        ctx.config.quality,
+        enabled=ctx.config.languages.enabled,
+        content_language=p.headers.get("content-language", ""),
+        previous_language=known[0] if known else "",
+        language_chosen=bool(known and known[1]),
     )
 
 
@@ -43,7 +51,8 @@ def details(found: Assessment) -> tuple[tuple[str, object], ...]:
 def verdict(found: Assessment) -> str:
     subject = "ok" if found.subject.ok else "weak(" + ",".join(found.subject.reasons) + ")"
     missing = ",".join(found.missing) or "none"
-    return f"subject={subject} missing={missing} lang={found.language}"
+    why = f" ({found.language_reason})" if found.language_reason else ""
+    return f"subject={subject} missing={missing} lang={found.language}{why}"
 
 
 def on_reply(draft: Draft, ctx: Context, ticket: TicketRef) -> tuple[tuple, Draft]:

@@ -20,6 +20,7 @@ from maildesk.desk.effects import (
     MarkFirstResponse,
     Notify,
     RecordEvent,
+    SetAttribute,
 )
 from maildesk.desk.lifecycle import history_for, plan
 from maildesk.inbound import commands
@@ -34,15 +35,25 @@ if TYPE_CHECKING:
 def staff_reply(draft: Draft, ctx: Context, ticket: TicketRef) -> Draft:
     p = draft.parsed
     given = commands.parse(_new_text(draft), p.sender)
+    if given.language and given.language not in ctx.config.languages.enabled:
+        enabled = ", ".join(ctx.config.languages.enabled)
+        given = replace(
+            given, errors=(*given.errors, f"#language: {given.language} is not enabled ({enabled})")
+        )
     if given.errors:
         return _refuse(draft, ticket, given.errors)
     if given.requests:
         return requests(draft, ticket, given)
-    if given.note:
+    language = _language_change(ticket, given, p.sender)
+    only_language = set(given.given) == {"language"} and not given.text.strip()
+    if given.note or only_language:
         why = "internal note: stored, never sent to the customer"
+        if only_language:
+            why = f"language set to {given.language}: stored, nothing sent to the customer"
         effects = (
             AppendMessage(ticket.key, _message(draft, "note", p.text_body)),
             RecordEvent(ticket.key, "note", p.sender, ""),
+            *language,
         )
         return draft.note("staff", "note", why).finish("appended", why, ticket.key, *effects)
     default = st.WAITING_CUSTOMER if ticket.status != st.WAITING_CUSTOMER else None
@@ -81,6 +92,7 @@ def staff_reply(draft: Draft, ctx: Context, ticket: TicketRef) -> Draft:
     effects: list[Effect] = [
         AppendMessage(ticket.key, _message(draft, "staff", given.text)),
         RecordEvent(ticket.key, "staff-reply", p.sender, ",".join(given.given)),
+        *language,  # before the relay, which is then written in the new language
         *changes,
         MarkFirstResponse(ticket.key),
         *relay,
@@ -109,6 +121,15 @@ def requests(draft: Draft, ticket: TicketRef, given: commands.Commands) -> Draft
     )
     why = f"answered {','.join(given.requests)} to {p.sender}; nothing relayed"
     return draft.note("staff", "request", why).finish("appended", why, ticket.key, *effects)
+
+
+def _language_change(ticket: TicketRef, given: commands.Commands, actor: str) -> tuple:
+    """`#language de`: the ticket's language, recorded as an event that also makes it the
+    requester's language for later requests (`View.requester_language`)."""
+    if not given.language:
+        return ()
+    why = "set by a consultant"
+    return (SetAttribute(ticket.key, "language", ticket.language, given.language, actor, why),)
 
 
 def read_only_request(draft: Draft) -> commands.Commands | None:

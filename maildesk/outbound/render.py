@@ -106,7 +106,10 @@ class TemplateSet:
 
     @classmethod
     def load(
-        cls, directory: Path, languages: Sequence[str] = ("fr", "de", "en"), default: str = "fr"
+        cls,
+        directory: Path,
+        languages: Sequence[str] = ("fr", "de", "it", "en"),
+        default: str = "fr",
     ) -> TemplateSet:
         if default not in languages:
             raise ValueError(f"default language {default!r} is not among {tuple(languages)!r}")

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, bindparam, select
 
 from maildesk.desk.labels import size_label
-from maildesk.inbound.parse import is_executable, message_files
+from maildesk.inbound.parse import message_files
+from maildesk.inbound.parts import is_executable
 from maildesk.outbound.compose import File, content_id
 from maildesk.store.models import inbound
 

@@ -8,7 +8,7 @@ from sqlalchemy import Connection, bindparam, func, select
 
 from maildesk.desk import status as st
 from maildesk.desk.view import TicketRef
-from maildesk.store.models import messages, outbox, participants, ticket_details, tickets
+from maildesk.store.models import events, messages, outbox, participants, ticket_details, tickets
 
 
 class SqlView:
@@ -60,6 +60,16 @@ class SqlView:
     def recipient_of(self, message_id: str) -> str | None:
         """Who one of our notifications was sent to (None when it is not ours)."""
         return self.conn.execute(_RECIPIENT_OF, {"message_id": message_id}).scalar()
+
+    def requester_language(self, requester: str) -> tuple[str, bool] | None:
+        """(language, set by a consultant) of `requester`: the latest one a consultant set
+        with `#language` on any of their tickets, else their latest ticket's; None for a
+        new requester."""
+        chosen = self.conn.execute(_LANGUAGE_CHOSEN, {"requester": requester}).scalar()
+        if chosen:
+            return chosen, True
+        latest = self.conn.execute(_LATEST_LANGUAGE, {"requester": requester}).scalar()
+        return (latest, False) if latest else None
 
     def last_notification_to(self, recipient: str) -> str | None:
         return self.conn.execute(_LAST_NOTIFICATION_TO, {"recipient": recipient}).scalar()
@@ -136,6 +146,20 @@ _LAST_NOTIFICATION_TO = (
     select(outbox.c.message_id)
     .where(outbox.c.recipient == bindparam("recipient"))
     .order_by(outbox.c.id.desc())
+    .limit(1)
+)
+_LANGUAGE_CHOSEN = (
+    select(events.c.to_value)
+    .join(tickets, tickets.c.id == events.c.ticket_id)
+    .where(tickets.c.requester == bindparam("requester"), events.c.kind == "language")
+    .order_by(events.c.id.desc())
+    .limit(1)
+)
+_LATEST_LANGUAGE = (
+    select(ticket_details.c.language)
+    .join(tickets, tickets.c.id == ticket_details.c.ticket_id)
+    .where(tickets.c.requester == bindparam("requester"))
+    .order_by(tickets.c.id.desc())
     .limit(1)
 )
 _ADDRESSES = select(participants.c.address).where(participants.c.ticket_id == bindparam("ticket"))

@@ -27,6 +27,7 @@ from tests.architecture.imports import (
 PACKAGE = Path(__file__).resolve().parents[2] / "maildesk"
 LEAVES = ("maildesk", "maildesk.addresses", "maildesk.clock", "maildesk.logs", "maildesk.msgid")
 LAYERS = {
+    "maildesk.charsets": -1,  # a leaf under the leaves: addresses decode with it
     **dict.fromkeys(LEAVES, 0),
     "maildesk.config": 1,
     "maildesk.desk": 2,
@@ -38,7 +39,14 @@ LAYERS = {
     "maildesk.contract": 5,  # the JSON documents the command line prints (beside daemon)
     "maildesk.__main__": 7,
 }
-PURE = ("maildesk.config", "maildesk.desk", "maildesk.inbound", "maildesk.outbound", *LEAVES)
+PURE = (
+    "maildesk.config",
+    "maildesk.desk",
+    "maildesk.inbound",
+    "maildesk.outbound",
+    "maildesk.charsets",
+    *LEAVES,
+)
 IO_LIBRARIES = (
     "sqlalchemy",
     "alembic",

@@ -130,8 +130,8 @@ def test_addresses_in_refuses_raw_crlf(value):
             b'Bob <bob@acme.ch>, "x@y.ch"@evil.example, carol@acme.ch',
             [("Bob", "bob@acme.ch"), ("", "carol@acme.ch")],
         ),
-        # Raw 8-bit display names: UTF-8 is read as such, anything else is replaced.
-        (b"Andr\xe9 <Alice@Acme.ch>", [("Andr\ufffd", "alice@acme.ch")]),
+        # Raw 8-bit display names: UTF-8 is read as such, anything else as windows-1252.
+        (b"Andr\xe9 <Alice@Acme.ch>", [("Andr\xe9", "alice@acme.ch")]),
         ("André <alice@acme.ch>".encode(), [("André", "alice@acme.ch")]),
     ],
 )

@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from maildesk.config.quality import LANGUAGES, QualityConfig
 from maildesk.desk.effects import Attachment
 from maildesk.inbound.quality import fields as extract
+from maildesk.inbound.quality import language as languages
 from maildesk.inbound.quality import signals
 from maildesk.inbound.quality.subject import SubjectVerdict, judge_subject
+from maildesk.inbound.quality.subject_fields import subject_fields
 
 _YES_NO = ("error_message", "screenshots", "steps")
 
@@ -29,6 +31,10 @@ _STOP_WORDS = {
         "der", "die", "das", "und", "ist", "nicht", "ich", "wir", "sie", "mit", "für", "auf",
         "eine", "bei", "grüsse", "grüße", "danke", "freundlichen", "guten", "tag", "bitte",
         "wenn", "beim", "können", "haben", "fehler", "seit",
+    )),
+    "it": frozenset((
+        "il", "lo", "gli", "della", "che", "non", "per", "con", "una", "sono", "buongiorno",
+        "grazie", "saluti", "cordiali", "errore", "dalla", "nel", "questo", "abbiamo",
     )),
     "en": frozenset((
         "the", "and", "is", "not", "we", "you", "with", "for", "this", "that", "please",
@@ -47,10 +53,12 @@ class Assessment:
     subject: SubjectVerdict
     language: str
     criticality_defaulted: bool
+    language_reason: str = ""  # what decided the language, for the trace
 
 
 def detect_language(text: str) -> str:
-    """Guess "fr", "de" or "en" by counting common words; French when unsure (the default)."""
+    """Guess a language by counting common words; French when unsure (the default). The
+    pipeline reads languages with `language.detect`, which weighs far more evidence."""
     words = [w.casefold() for w in _WORD.findall(text)]
     scores = {lang: sum(w in stops for w in words) for lang, stops in _STOP_WORDS.items()}
     # max() keeps the first of equal scores, and French comes first.
@@ -62,24 +70,57 @@ def assess(
     text: str,
     attachments: Sequence[Attachment] = (),
     config: QualityConfig | None = None,
+    *,
+    enabled: Sequence[str] = LANGUAGES,
+    content_language: str = "",
+    previous_language: str = "",
+    language_chosen: bool = False,
 ) -> Assessment:
-    """Everything the desk needs to know about a new request, from its subject, text and files."""
+    """Everything the desk needs to know about a new request, from its subject, text and files.
+
+    Fields are read from the body and from the subject; the body wins where both give one."""
     config = config or QualityConfig()
     fresh = extract.fresh_text(text)
-    values, criticality_given = _read_fields(fresh, attachments, config)
+    values, given = _read_fields(fresh, attachments, config)
+    values, given = _with_subject(values, given, subject_fields(subject))
+    verdict = languages.detect(
+        subject,
+        fresh if fresh.strip() else text,
+        enabled=enabled,
+        content_language=content_language,
+        previous=previous_language,
+        chosen=language_chosen,
+    )
     return Assessment(
         fields=values,
         missing=tuple(key for key in config.required_fields if _absent(values, key)),
         subject=judge_subject(subject, config),
-        language=detect_language(f"{subject}\n{fresh if fresh.strip() else text}"),
-        criticality_defaulted=not criticality_given,
+        language=verdict.language,
+        criticality_defaulted="criticality" not in given,
+        language_reason=verdict.reason,
     )
+
+
+def _with_subject(
+    values: dict[str, str], given: frozenset[str], from_subject: Mapping[str, str]
+) -> tuple[dict[str, str], frozenset[str]]:
+    """Body values completed by the subject's: a subject value fills only what the body left
+    absent, a default type or criticality, or a yes/no field the body answered "no"."""
+    merged = dict(values)
+    for key, value in from_subject.items():
+        if key in ("type", "criticality"):
+            if key not in given:
+                merged[key] = value
+        elif _absent(merged, key):
+            merged[key] = value
+    return merged, given | frozenset(k for k in ("type", "criticality") if k in from_subject)
 
 
 def _read_fields(
     fresh: str, attachments: Sequence[Attachment], config: QualityConfig
-) -> tuple[dict[str, str], bool]:
-    """The found fields (with defaults for type and criticality), and whether one was stated."""
+) -> tuple[dict[str, str], frozenset[str]]:
+    """The found fields (with defaults for type and criticality), and which of type and
+    criticality the text stated rather than defaulted."""
     labelled = extract.labelled_values(fresh)
     criticality = signals.find_criticality(labelled.get("criticality"))
     screenshots = signals.has_screenshots(fresh, attachments, config.min_screenshot_bytes)
@@ -94,7 +135,10 @@ def _read_fields(
         "screenshots": _yes_no(screenshots),
         "steps": _yes_no(signals.has_steps(fresh)),
     }
-    return {key: value for key, value in found.items() if value}, criticality is not None
+    given = {"criticality"} if criticality is not None else set()
+    if labelled.get("type") or found["type"] != "assistance":
+        given.add("type")
+    return {key: value for key, value in found.items() if value}, frozenset(given)
 
 
 def merge_reply(

@@ -22,14 +22,16 @@ _EMPH = r"[ \t*_>]*"  # HTML-to-text converters leave "**De :**" and "*Firma:*"
 # Where the customer's text ends and the quoted or forwarded history begins.
 _HISTORY = re.compile(
     rf"^{_EMPH}(?:-{{2,}}\s*(?:original message|message d['’]origine|urspr[üu]ngliche nachricht"
-    r"|forwarded message|message transf[ée]r[ée]|weitergeleitete nachricht)\s*-{2,}"
+    r"|forwarded message|message transf[ée]r[ée]|weitergeleitete nachricht"
+    r"|messaggio originale|messaggio inoltrato)\s*-{2,}"
     r"|(?:d[ée]but du message r[ée]exp[ée]di[ée]|begin forwarded message"
     r"|anfang der weitergeleiteten nachricht)\s*:"
     r"|le\s[^\n]{0,200}?(?:\n[^\n]{0,200}?)?\sa\s+[ée]crit\s*:"
     r"|am\s[^\n]{0,200}?(?:\n[^\n]{0,200}?)?\sschrieb[^\n]{0,100}:"
     r"|on\s[^\n]{0,200}?(?:\n[^\n]{0,200}?)?\swrote\s*:"
-    r"|(?:de|von|from)[ \t*_]*:[^\n]*\n(?:[^\n]*\n){0,3}?[ \t*_]*"
-    r"(?:envoy[ée]|gesendet|sent|date|datum)\b)",
+    r"|il\s[^\n]{0,200}?(?:\n[^\n]{0,200}?)?\sha\s+scritto\s*:"
+    r"|(?:de|von|from|da)[ \t*_]*:[^\n]*\n(?:[^\n]*\n){0,3}?[ \t*_]*"
+    r"(?:envoy[ée]|gesendet|sent|date|datum|inviato|data)\b)",
     _M,
 )
 _INVISIBLE = re.compile(r"[\u200b-\u200f\u202a-\u202e\u2060\ufeff]")
@@ -38,14 +40,14 @@ _LABEL_LINE = re.compile(
 )
 _LABELS = {
     "company": "societe|nom de la societe|societe concernee|entreprise|firma|gesellschaft"
-    "|mandant|unternehmen|company|company name",
+    "|mandant|unternehmen|company|company name|societa|ditta|azienda",
     "contact": "contact|personne de contact|personne a contacter|interlocuteur|ansprechpartner"
-    "|ansprechperson|kontaktperson|kontakt|contact person",
-    "version": "version|version proconcept|proconcept version|release|versionsnummer",
+    "|ansprechperson|kontaktperson|kontakt|contact person|persona di contatto|referente",
+    "version": "version|version proconcept|proconcept version|release|versionsnummer|versione",
     "type": "type|type de demande|type de ticket|typ|anfragetyp|art der anfrage|request type"
-    "|ticket type",
+    "|ticket type|tipo|tipo di richiesta",
     "criticality": "criticite|priorite|urgence|prioritat|dringlichkeit|kritikalitat|priority"
-    "|criticality|severity|urgency",
+    "|criticality|severity|urgency|priorita|criticita|urgenza",
 }
 _LABEL_OF = {name: field for field, names in _LABELS.items() for name in names.split("|")}
 
@@ -60,7 +62,8 @@ _VERSION_MENTIONS = (
 # Labels also found in the middle of a sentence: "Version 12.4, Société : ACME SA."
 _INLINE_LABEL = re.compile(
     r"(?:^|[\s,;(])(?P<label>soci[ée]t[ée]|firma|gesellschaft|company|criticit[ée]"
-    r"|priorit[ée]|priorit[äa]t|dringlichkeit|priority|criticality|severity)\s*[:：]\s*"
+    r"|priorit[ée]|priorit[äa]t|dringlichkeit|priority|criticality|severity|societ[àa]"
+    r"|priorit[àa]|criticit[àa])\s*[:：]\s*"
     r"(?P<value>[^,;\n]+)",
     re.IGNORECASE,
 )
@@ -76,10 +79,11 @@ _PHONE = re.compile(
 )
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b")
 _NOT_PHONE_LINE = re.compile(
-    r"\b(?:fax|t[ée]l[ée]copie|iban|bic|swift|konto|compte|account)\b", re.I
+    r"\b(?:fax|t[ée]l[ée]copie|iban|bic|swift|konto|compte|account|conto)\b", re.I
 )
 _PHONE_LINE = re.compile(
-    r"\b(?:t[ée]l(?:[ée]phone|efon)?|phone|mobile?|natel|portable|handy|gsm|direct|durchwahl)\b"
+    r"\b(?:t[ée]l(?:[ée]phone|efon|efono)?|phone|mobile?|natel|portable|handy|gsm|direct"
+    r"|durchwahl|cellulare|cell)\b"
     r"|^\s*[TMD][\s:.]*[+0(]",
     re.IGNORECASE,
 )
@@ -90,7 +94,7 @@ _CLOSING = re.compile(
     r"|(?:mit )?freundliche[nm]? gr[üu](?:ss|ß)en?"
     r"|(?:beste|liebe|viele|freundliche) gr[üu](?:ss|ß)e|gr[üu](?:ss|ß)e?"
     r"|(?:best|kind|warm) regards|regards|best|many thanks|thanks(?: and regards)?"
-    r"|merci d['’]avance)[\s,.!]*$",
+    r"|merci d['’]avance|(?:cordiali|distinti|cari) saluti|saluti|cordialmente)[\s,.!]*$",
     re.IGNORECASE,
 )
 _NAME = re.compile(r"^[A-ZÀ-Ý][\w'’-]+(?:\s+[A-ZÀ-Ý][\w'’.-]*){1,3}$")

@@ -24,10 +24,10 @@ _INLINE_IMAGE = re.compile(
 )
 # Criticality words, most severe first so "très haute" is not read as something lower.
 _CRITICALITY_WORDS = (
-    ("critical", r"critique|kritisch|critical|bloquant|blocker|p1"),
-    ("high", r"haute?|[ée]lev[ée]e?|hoch|high|major|urgent|dringend|p2"),
-    ("medium", r"moyenne?|mittel|medium|normale?|p3"),
-    ("low", r"basse?|faible|niedrig|gering|low|minor|p4"),
+    ("critical", r"critique|kritisch|critical|bloquant|blocker|critica|bloccante|p1"),
+    ("high", r"haute?|[ée]lev[ée]e?|hoch|high|major|urgent|dringend|alta|urgente|p2"),
+    ("medium", r"moyenne?|mittel|medium|normale?|media|p3"),
+    ("low", r"basse?|faible|niedrig|gering|low|minor|bassa|p4"),
 )
 _FLEX = re.compile(
     r"\b(?:solde|contrat|compte)\s+flex\b|\bsolva[\s-]?flex\b|\bflex[\s-]?(?:guthaben|vertrag"

@@ -24,10 +24,10 @@ REASONS = (
     "too-short",
 )
 
-# Reply/forward markers of French, German and English mail clients, and gateway tags
+# Reply/forward markers of French, German, Italian and English mail clients, and gateway tags
 # such as "[EXT]" or a ticket key "[SUP-123]", repeated any number of times.
 _PREFIX = re.compile(
-    r"^\s*(?:(?:re|aw|tr|fwd?|wg|r[ée]f|sv|antw|vs)\s*(?:(?:\[\d+\]|\(\d+\))\s*)?:"
+    r"^\s*(?:(?:re|aw|tr|fwd?|wg|r[ée]f|sv|antw|vs|r|i|rif|inoltro)\s*(?:(?:\[\d+\]|\(\d+\))\s*)?:"
     r"|\[[^\[\]]{1,40}\])\s*",
     re.IGNORECASE,
 )

@@ -31,8 +31,8 @@ def test_people_are_read():
         ({"digest": {"send_empty": "no"}}, "digest.send_empty: must be true or false"),
         ({"digest": {"when": "08:00"}}, "digest.when: unknown key"),
         (
-            {"staff": STAFF | {"people": {"luc@help.example": {"language": "it"}}}},
-            "'it' is not a supported language",
+            {"staff": STAFF | {"people": {"luc@help.example": {"language": "es"}}}},
+            "'es' is not a supported language",
         ),
         (
             {"staff": STAFF | {"people": {"eve@x.example": {}}}},

@@ -37,6 +37,7 @@ class MemoryView:
     created: dict[str, datetime] = field(default_factory=dict)  # ticket key -> created_at
     messages: list[Stored] = field(default_factory=list)
     outbox: list[Sent] = field(default_factory=list)
+    chosen_language: dict[str, str] = field(default_factory=dict)  # requester -> `#language`
 
     def add(self, ticket: TicketRef, created_at: datetime, *message_ids: str) -> TicketRef:
         self.tickets.append(ticket)
@@ -89,3 +90,10 @@ class MemoryView:
 
     def message_id_known(self, message_id: str) -> bool:
         return any(m.message_id == message_id for m in self.messages)
+
+    def requester_language(self, requester: str) -> tuple[str, bool] | None:
+        if requester in self.chosen_language:
+            return self.chosen_language[requester], True
+        mine = [t for t in self.tickets if t.requester == requester]
+        latest = max(mine, key=lambda t: (self.created[t.key], t.id), default=None)
+        return (latest.language, False) if latest else None

@@ -294,7 +294,7 @@ def test_from_mapping_builds_a_config() -> None:
         ({"min_subject_chars": -1}, "min_subject_chars", ">= 0"),
         ({"min_subject_words": True}, "min_subject_words", "whole number"),
         ({"min_subject_words": "3"}, "min_subject_words", "whole number"),
-        ({"generic_words": {"it": ["problema"]}}, "generic_words", "fr, de, en"),
+        ({"generic_words": {"es": ["problema"]}}, "generic_words", "fr, de, it, en"),
         ({"generic_words": ["problème"]}, "generic_words", "table"),
         ({"generic_words": {"fr": "problème"}}, "generic_words.fr", "list"),
         ({"module_names": ["RH", ""]}, "module_names", "non-empty"),

@@ -20,7 +20,7 @@ from maildesk.outbound.render import (
 )
 
 TEMPLATES = Path(__file__).resolve().parents[3] / "templates" / "emails"
-LANGUAGES = ("fr", "de", "en")
+LANGUAGES = ("fr", "de", "it", "en")
 HOSTILE = "<script>alert(1)</script> {{ 7*7 }} {% raw %}\r\nBcc: victim@example.com\u2028x"
 
 
@@ -99,7 +99,7 @@ def test_missing_language_falls_back_to_the_default(tree):
 
     ack = templates.render("ack", "de", sample_context("ack", "de"))
     reply = templates.render("reply", "de", sample_context("reply", "de"))
-    unknown = templates.render("reply", "it", sample_context("reply", "it"))
+    unknown = templates.render("reply", "es", sample_context("reply", "es"))
 
     assert ack.language == "fr"
     assert ack.text.startswith("Bonjour")
@@ -188,11 +188,12 @@ def test_ack_says_when_criticality_was_defaulted(templates, lang):
     assert label("criticality", "medium", lang) in plain
 
 
-# Short words that only one of the three languages uses; the sample's French customer text is
+# Short words that only one of the languages uses; the sample's French customer text is
 # blanked out first so that only the template's own wording is counted.
 MARKERS = {
     "fr": {"nous", "votre", "vous", "demande", "les", "des", "est", "pour", "de", "la", "le", "du"},
     "de": {"wir", "ihre", "sie", "anfrage", "und", "die", "der", "ist", "zur", "auf", "den", "des"},
+    "it": {"sua", "richiesta", "il", "di", "per", "che", "non", "della", "alla", "nella", "del"},
     "en": {"we", "your", "you", "request", "the", "and", "is", "for", "of", "to", "on", "in"},
 }
 
@@ -215,6 +216,7 @@ def test_each_language_is_written_in_that_language(templates, name, lang):
 def test_labels_fall_back_to_french_then_to_the_raw_value():
     assert label("status", "new", "fr") == "En attente de qualification"
     assert label("status", "waiting_customer", "de") != label("status", "waiting_customer", "fr")
-    assert label("criticality", "critical", "it") == "Critique"
+    assert label("criticality", "critical", "it") == "Critica"
+    assert label("criticality", "critical", "es") == "Critique"
     assert label("status", "no_such_status", "en") == "no_such_status"
     assert label("no_such_kind", "x", "fr") == "x"
