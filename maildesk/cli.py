@@ -13,8 +13,8 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+from maildesk import cli_queue, logs
 from maildesk import config as config_module
-from maildesk import logs
 
 EX_TEMPFAIL = 75
 
@@ -28,6 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     except config_module.ConfigError as exc:
         print(f"maildesk: configuration error: {exc}", file=sys.stderr)
         return 2
+    logs.setup(args.log_level, config.logging.format)
     return args.handler(args, config)
 
 
@@ -94,7 +95,23 @@ def build_parser() -> argparse.ArgumentParser:
         "check-config", help="validate the configuration and templates, then exit"
     )
     check.set_defaults(handler=_check_config)
+    cli_queue.add_spool_commands(sub, _instant)
+    _log_level_everywhere(parser)
     return parser
+
+
+def _log_level_everywhere(parser: argparse.ArgumentParser) -> None:
+    """`--log-level` after the subcommand too (`maildesk run --log-level DEBUG`)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                child.add_argument(
+                    "--log-level",
+                    default=argparse.SUPPRESS,
+                    choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+                    help=argparse.SUPPRESS,
+                )
+                _log_level_everywhere(child)
 
 
 def _add_ticket_commands(sub) -> None:
@@ -142,7 +159,7 @@ def _add_ticket_commands(sub) -> None:
 
 
 def _add_outbox_commands(sub) -> None:
-    outbox = sub.add_parser("outbox", help="notifications: list them, send what is due")
+    outbox = sub.add_parser("outbox", help="notifications: list, show, send, retry")
     osub = outbox.add_subparsers(dest="outbox_command", required=True, metavar="ACTION")
     olist = osub.add_parser("list", help="list notifications, newest first")
     olist.add_argument("--json", action="store_true", help="print JSON")
@@ -151,6 +168,7 @@ def _add_outbox_commands(sub) -> None:
     oflush = osub.add_parser("flush", help="send every notification that is due now")
     oflush.add_argument("--now", type=_instant, metavar="ISO8601", help="as of this instant")
     oflush.set_defaults(handler=_outbox_flush)
+    cli_queue.add_outbox_actions(osub, _instant)
 
 
 def _instant(text: str) -> datetime:

@@ -1,26 +1,92 @@
-"""One line per decision on stderr, `key=value` pairs an admin can grep.
+"""One line per decision on stderr, `key=value` pairs an admin can grep (or JSON).
 
 Values are escaped, never trusted: a customer's subject with CR/LF or ANSI escapes
-cannot forge a second log line or repaint the terminal.
+cannot forge a second log line or repaint the terminal. With `[logging] format = "json"`
+each line is one JSON object with the same fields (ASCII only, so no character in a value
+can split it). Libraries' own warnings (aiosmtpd, APScheduler, SQLAlchemy) go through the
+same formatter, as `logger` and `message` fields.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import sys
+from datetime import UTC, datetime
 
 _NEEDS_QUOTES = re.compile(r'[\s"=\\]')
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+FORMATS = ("text", "json")
+# Libraries whose records pass the formatter too, at WARNING and above.
+LIBRARIES = ("mail.log", "apscheduler", "sqlalchemy", "alembic", "imapclient", "asyncio")
 
 
-def setup(level: str = "INFO") -> None:
+_handler: logging.Handler | None = None
+
+
+def setup(level: str = "INFO", fmt: str = "text") -> None:
+    """Every record on stderr through one formatter: maildesk's at `level`, libraries'
+    warnings and errors (aiosmtpd's per-connection INFO lines would drown the decisions)."""
+    global _handler  # noqa: PLW0603 - one handler of ours, replaced by a second setup
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
-    root = logging.getLogger("maildesk")
-    root.handlers[:] = [handler]
-    root.setLevel(level)
-    root.propagate = False
+    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    root = logging.getLogger()
+    if _handler is not None:
+        root.removeHandler(_handler)
+    root.addHandler(handler)
+    _handler = handler
+    root.setLevel(logging.WARNING)
+    ours = logging.getLogger("maildesk")
+    ours.handlers[:] = []
+    ours.setLevel(level)
+    ours.propagate = True
+    for name in LIBRARIES:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+class TextFormatter(logging.Formatter):
+    """`2026-03-02 09:00:00,123 INFO maildesk.worker ticket=SUP-1 action=created …`; a
+    library's message is escaped as one `message=` value."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s %(message)s")
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        if getattr(record, "fields", None) is None:
+            record.message = line(message=record.message)
+        return super().formatMessage(record)
+
+    def formatException(self, ei) -> str:
+        return " " + line(exception=super().formatException(ei))
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, then the decision's fields (or the
+    library's `message`)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        out: dict[str, object] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+        }
+        fields = getattr(record, "fields", None)
+        if fields is None:
+            out["message"] = record.getMessage()
+        else:
+            out |= {k: _json_value(v) for k, v in fields.items() if v is not None}
+        if record.exc_info:
+            out["exception"] = self.formatException(record.exc_info)
+        return json.dumps(out, ensure_ascii=True, default=str)
+
+
+def _json_value(value: object) -> object:
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, list | tuple):
+        return [_json_value(v) for v in value]
+    return str(value)
 
 
 def escape(value: object) -> str:
@@ -43,4 +109,5 @@ def line(**fields: object) -> str:
 
 
 def decision(logger: logging.Logger, level: int = logging.INFO, **fields: object) -> None:
-    logger.log(level, "%s", line(**fields))
+    if logger.isEnabledFor(level):
+        logger.log(level, "%s", line(**fields), extra={"fields": fields})

@@ -18,6 +18,12 @@ from maildesk.config.errors import ConfigError
 from maildesk.config.hours import BusinessHoursConfig
 from maildesk.config.hours import from_mapping as business_hours_from_mapping
 from maildesk.config.imap import LOOPBACK, ImapAccount, accounts_from
+from maildesk.config.operating import (
+    LOGGING_FIELDS,
+    METRICS_FIELDS,
+    LoggingConfig,
+    MetricsConfig,
+)
 from maildesk.config.quality import QualityConfig
 from maildesk.config.quality import from_mapping as quality_from_mapping
 from maildesk.config.sla import DEFAULT_OBJECTIVES, Objective
@@ -58,6 +64,8 @@ SECTIONS = (
     "scheduler",
     "cluster",
     "imap",
+    "logging",
+    "metrics",
 )
 QUEUE_NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 
@@ -143,6 +151,8 @@ class ProcessingConfig:
     # New tickets one sender address may open per hour; past it, mail joins their latest
     # open ticket of that hour instead (a robot with fresh subjects). 0: no cap.
     new_tickets_per_sender_per_hour: int = 20
+    # More header fields than this: the mail is quarantined unread (a header bomb).
+    max_header_fields: int = 1000
 
 
 @dataclass(frozen=True)
@@ -191,6 +201,8 @@ class Config:
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
     cluster: ClusterConfig = field(default_factory=ClusterConfig)
     imap: tuple[ImapAccount, ...] = ()
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
     source: str = "(embedded defaults)"
 
     def queue_for_address(self, address: str) -> Queue | None:
@@ -292,6 +304,7 @@ def from_mapping(data: dict[str, Any], source: str = "(mapping)") -> Config:
                 "default_queue": _str,
                 "workers": _worker_count,
                 "new_tickets_per_sender_per_hour": _cap,
+                "max_header_fields": _positive_int,
             },
         ),
         templates=reader.section(
@@ -314,6 +327,8 @@ def from_mapping(data: dict[str, Any], source: str = "(mapping)") -> Config:
         scheduler=reader.section("scheduler", SchedulerConfig, {"tick_seconds": _positive_float}),
         cluster=reader.section("cluster", ClusterConfig, {"lease_seconds": _positive_float}),
         imap=_imap(reader.data.pop("imap", []), queues),
+        logging=reader.section("logging", LoggingConfig, LOGGING_FIELDS),
+        metrics=reader.section("metrics", MetricsConfig, METRICS_FIELDS),
         source=source,
     )
     r = config.reminders

@@ -110,7 +110,7 @@ _BOUNDARY_RE = re.compile(rb'(?i)boundary\s*=\s*"?([^";\r\n]{1,200})')
 _FIELD_RE = re.compile(rb"(?m)^[!-9;-~]+:")
 
 
-def check_limits(raw: bytes) -> None:
+def check_limits(raw: bytes, max_header_fields: int = MAX_HEADER_FIELDS) -> None:
     """Cheap byte counts before the parser runs, so a MIME bomb never reaches it (the
     stdlib needs seconds for 50,000 parts and recurses once per nesting level).
 
@@ -119,8 +119,11 @@ def check_limits(raw: bytes) -> None:
     count says a limit may be passed."""
     ends = [i for i in (raw.find(b"\r\n\r\n"), raw.find(b"\n\n")) if i >= 0]
     head = raw[: min(ends)] if ends else raw
-    if len(_FIELD_RE.findall(head)) > MAX_HEADER_FIELDS:
-        raise Unprocessable(f"mime_limits: more than {MAX_HEADER_FIELDS} header fields")
+    if len(_FIELD_RE.findall(head)) > max_header_fields:
+        raise Unprocessable(
+            f"mime_limits: more than {max_header_fields} header fields "
+            "([processing] max_header_fields)"
+        )
     low = b"\n" + raw.lower()  # "\n" + line start: every field starts after a "\n"
     if low.count(b"\ncontent-type:") > MAX_PARTS:
         raise Unprocessable(f"mime_limits: more than {MAX_PARTS} MIME parts")
@@ -147,13 +150,13 @@ def _check_parameters(lines: list[bytes]) -> None:
             raise Unprocessable("mime_limits: Content-Type parameters too long to parse")
 
 
-def parse(raw: bytes) -> Parsed:
+def parse(raw: bytes, max_header_fields: int = MAX_HEADER_FIELDS) -> Parsed:
     """The message as the pipeline sees it; Unprocessable when it cannot be read at all.
 
     The stdlib parser can raise on hostile input (a NUL in an RFC 2231 charset name of a
     boundary: ValueError); that is a property of the bytes, so retrying cannot help: it
     becomes Unprocessable and the mail is quarantined with the reason, raw bytes kept."""
-    check_limits(raw)
+    check_limits(raw, max_header_fields)
     try:
         return _storable(_parse(raw))
     except Unprocessable:

@@ -8,6 +8,7 @@ that caused it committed. Nothing here talks to a mail server.
 from __future__ import annotations
 
 import logging
+import threading
 from datetime import datetime
 from typing import Any
 
@@ -33,6 +34,28 @@ class Notifier:
         self.config = config
         self.templates = templates
         self.ids = ids
+        self._held = threading.local()  # `queued` lines held until the caller's decision
+
+    def hold_logs(self) -> list[dict]:
+        """Hold this thread's `queued` lines until `say_queued`: the worker says its decision
+        first, and only once the transaction that queued them committed."""
+        self._held.lines = []
+        return self._held.lines
+
+    def release_logs(self) -> None:
+        self._held.lines = None
+
+    @staticmethod
+    def say_queued(lines: list[dict]) -> None:
+        for fields in lines:
+            logs.decision(log, **fields)
+
+    def _queued(self, **fields: object) -> None:
+        held = getattr(self._held, "lines", None)
+        if held is None:
+            logs.decision(log, **fields)
+        else:
+            held.append(fields)
 
     def enqueue(
         self, conn: Connection, ticket_id: int, note: Notify, cause: str, now: datetime
@@ -79,8 +102,7 @@ class Notifier:
                 "created_at": now,
             },
         ).scalar_one()
-        logs.decision(
-            log,
+        self._queued(
             ticket=ticket.key,
             msgid=message_id,
             action="queued",
