@@ -26,6 +26,7 @@ from maildesk.daemon import memory
 from maildesk.daemon.cluster import Membership, run_beats
 from maildesk.daemon.doorbell import Closing, Doorbell
 from maildesk.daemon.imap import start_all
+from maildesk.daemon.metrics import Metrics, child_counter
 from maildesk.daemon.sender import Sender
 from maildesk.daemon.smtp import IntakeHandler, controller
 from maildesk.daemon.worker import Worker
@@ -140,12 +141,13 @@ def run(config: Config, clock: Callable[[], datetime] = system_clock) -> int:
     wake = Doorbell()  # a message was spooled
     send_wake = Doorbell()  # notifications were queued
     services.sender_wake = send_wake.set
+    metrics, tally = _metrics(config, services, context)
     # Worker processes are forked first, before any thread exists in this process, so that
     # processing (CPU-bound Python) runs beside intake instead of sharing its interpreter.
     children = [
         context.Process(
             target=_worker_process,
-            args=(config, clock, wake, send_wake, quit_children),
+            args=(config, clock, wake, send_wake, quit_children, tally),
             name=f"maildesk-worker-{i}",
         )
         for i in range(config.processing.workers)
@@ -156,6 +158,7 @@ def run(config: Config, clock: Callable[[], datetime] = system_clock) -> int:
     for child in children:
         child.start()
     handler = IntakeHandler(services.spool, config, clock, on_stored=lambda _id: wake.set())
+    _count_into(metrics, services, handler, stop)
     smtp = controller(handler, config)
     smtp.start()
     member = Membership(
@@ -169,7 +172,14 @@ def run(config: Config, clock: Callable[[], datetime] = system_clock) -> int:
     member.beat()
     beats = run_beats(member, stop)
     memory.start_trimming(stop)
-    mailboxes = start_all(config.imap, services, clock, stop, member.holds)
+    mailboxes = start_all(
+        config.imap,
+        services,
+        clock,
+        stop,
+        member.holds,
+        **({} if metrics is None else metrics.mailbox_hooks()),
+    )
     logs.decision(
         log,
         action="started",
@@ -192,7 +202,7 @@ def run(config: Config, clock: Callable[[], datetime] = system_clock) -> int:
         args=(services.sender.flush, clock, send_wake, stop, config.processing.poll_seconds, None),
     )
     sending.start()
-    scheduler = start_scheduler(services, clock)
+    scheduler = start_scheduler(services, clock, metrics.on_tick if metrics else None)
     try:
         if children:
             stop.wait()
@@ -222,18 +232,57 @@ def run(config: Config, clock: Callable[[], datetime] = system_clock) -> int:
     return 0
 
 
+def _metrics(config: Config, services: Services, context) -> tuple[Metrics | None, object]:
+    """The metrics when `[metrics] listen` is set, and the queue forked workers count into."""
+    if config.metrics.address is None:
+        return None, None
+    metrics = Metrics(services.engine)
+    return metrics, metrics.open_tally(context) if config.processing.workers else None
+
+
+def _count_into(
+    metrics: Metrics | None, services: Services, handler: IntakeHandler, stop: threading.Event
+) -> None:
+    """Connect the daemon's parts to the metrics and serve them (after the fork: threads)."""
+    if metrics is None:
+        return
+    stored = handler.on_stored
+
+    def on_stored(inbound_id: int) -> None:
+        metrics.on_accepted("smtp")
+        stored(inbound_id)
+
+    handler.on_stored = on_stored
+    handler.on_refusal = metrics.on_reply
+    services.sender.on_final = metrics.on_final
+    if metrics.tally is not None:
+        metrics.drain(stop)
+    else:
+        services.worker.observe = lambda result, seconds: metrics.on_processed(
+            result.outcome, seconds
+        )
+    address = services.config.metrics.address
+    assert address is not None
+    metrics.serve(*address)
+    threading.Thread(target=metrics.close, args=(stop,), name="metrics-stop", daemon=True).start()
+
+
 def _worker_process(
     config: Config,
     clock: Callable[[], datetime],
     wake: Doorbell,
     sent: Doorbell,
     quit_children: Closing,
+    tally: object = None,
 ) -> None:
-    """A forked worker: its own engines, processing until the parent stops or dies."""
+    """A forked worker: its own engines, processing until the parent stops or dies (and
+    counting each processed message into `tally` for the parent's metrics, when served)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     quit_children.child_side()
     services = build(config, migrate=False)
+    if tally is not None:
+        services.worker.observe = child_counter(tally)
     stop = threading.Event()
 
     def watch_parent() -> None:
@@ -276,8 +325,13 @@ def loop(
         wake.wait(poll_seconds)
 
 
-def start_scheduler(services: Services, clock: Callable[[], datetime]):
-    """APScheduler runs the time rules; one run at a time, a missed run is simply folded in."""
+def start_scheduler(
+    services: Services,
+    clock: Callable[[], datetime],
+    ran: Callable[[datetime], None] | None = None,
+):
+    """APScheduler runs the time rules; one run at a time, a missed run is simply folded in.
+    `ran(at)` is told of each successful run (the metrics)."""
     from apscheduler.schedulers.background import BackgroundScheduler
 
     from maildesk.daemon.tick import tick
@@ -290,6 +344,8 @@ def start_scheduler(services: Services, clock: Callable[[], datetime]):
                 log, logging.ERROR, action="tick-error", reason=f"{type(exc).__name__}: {exc}"
             )
             return
+        if ran is not None:
+            ran(clock())
         if result["reminders"] or result["closed"] or result["sla_warnings"]:
             services.sender_wake()
 

@@ -8,7 +8,9 @@ bytes kept, and the worker goes on with the next one (never retried forever).
 from __future__ import annotations
 
 import logging
+import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -91,6 +93,8 @@ class Worker:
         self.config = config
         self.ids = ids
         self.notifier = notifier
+        # Told of each processed message and its duration: the metrics, when served.
+        self.observe: Callable[[Result, float], None] | None = None
 
     def process_due(self, now: datetime, batch: int = 20) -> list[Result]:
         """Process up to `batch` due messages, claiming them one at a time.
@@ -105,7 +109,10 @@ class Worker:
         claimed = self._claim(now)
         while claimed is not None:
             more = len(results) + 1 < batch
+            started = time.perf_counter()
             result, following = self._attempt(*claimed, now, claim_next=more)
+            if self.observe is not None:
+                self.observe(result, time.perf_counter() - started)
             results.append(result)
             if not more:
                 break
