@@ -13,7 +13,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from maildesk import cli_queue, logs
+from maildesk import cli_queue, cli_templates, logs
 from maildesk import config as config_module
 
 EX_TEMPFAIL = 75
@@ -96,6 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.set_defaults(handler=_check_config)
     cli_queue.add_spool_commands(sub, _instant)
+    cli_templates.add_template_commands(sub)
     _log_level_everywhere(parser)
     return parser
 
@@ -378,7 +379,13 @@ def _check_config(args: argparse.Namespace, config: config_module.Config) -> int
         print(f"maildesk: template error: {exc}", file=sys.stderr)
         return 2
     print(f"configuration OK: {config.source}")
-    print(f"  templates: {templates.directory}")
+    from maildesk.outbound.render import TEMPLATE_NAMES
+
+    rendered = sum(len(templates.languages(name)) for name in TEMPLATE_NAMES)
+    print(
+        f"  templates: {templates.directory} ({len(TEMPLATE_NAMES)} templates, "
+        f"{rendered} rendered with sample data: see `maildesk templates render NAME`)"
+    )
     print(f"  database: {config_module.redact_url(config.database.url)}")
     print(f"  smtp listener: {config.smtp.host}:{config.smtp.port}")
     print(f"  queues: {queues}")

@@ -112,6 +112,24 @@ class Notifier:
         )
         return row_id
 
+    def preview(
+        self, conn: Connection, key: str, note: Notify, now: datetime
+    ) -> tuple[Any, bytes] | None:
+        """`note` rendered for ticket `key` as it would be sent now, stored nowhere (for
+        `maildesk templates render --ticket`); None when there is no such ticket."""
+        ticket = conn.execute(select(tickets).where(tickets.c.key == key)).first()
+        if ticket is None:
+            return None
+        details = conn.execute(_DETAILS, {"ticket": ticket.id}).first()
+        lang = (
+            note.language
+            or (details.language if details else "")
+            or self.config.templates.default_language
+        )
+        sender = self.config.queue_named(ticket.queue).addresses[0]
+        message_id = self.ids.make(ticket.key, domain_of(sender))
+        return self._render(conn, ticket, details, note, lang, sender, message_id, now)
+
     def _render(
         self,
         conn: Connection,
