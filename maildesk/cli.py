@@ -13,7 +13,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from maildesk import cli_queue, cli_templates, logs
+from maildesk import cli_queue, cli_report, cli_templates, logs
 from maildesk import config as config_module
 
 EX_TEMPFAIL = 75
@@ -97,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.set_defaults(handler=_check_config)
     cli_queue.add_spool_commands(sub, _instant)
     cli_templates.add_template_commands(sub)
+    cli_report.add_report_commands(sub, _instant)
     _log_level_everywhere(parser)
     return parser
 

@@ -37,6 +37,7 @@ LAYERS = {
     "maildesk.cli": 6,
     "maildesk.cli_queue": 5.5,  # a command group: above the daemon, registered by cli
     "maildesk.cli_templates": 5.5,
+    "maildesk.cli_report": 5.5,
     "maildesk.__main__": 7,
 }
 PURE = ("maildesk.config", "maildesk.desk", "maildesk.inbound", "maildesk.outbound", *LEAVES)
