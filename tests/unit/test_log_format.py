@@ -55,3 +55,36 @@ def test_log_level_is_accepted_anywhere(argv):
 
 def test_log_level_defaults_to_info_wherever_it_is_missing():
     assert build_parser().parse_args(["outbox", "retry", "--dead"]).log_level == "INFO"
+
+
+@pytest.fixture
+def installed():
+    """logs.setup as the command line calls it; its handler removed again afterwards."""
+    yield logs.setup
+    root = logging.getLogger()
+    if logs._handler is not None:
+        root.removeHandler(logs._handler)
+        logs._handler = None
+
+
+def test_setup_sends_library_warnings_through_the_same_json_formatter(installed, capsys):
+    installed("INFO", "json")
+    logging.getLogger("mail.log").info("per-connection chatter")  # below WARNING: dropped
+    logging.getLogger("mail.log").warning("SMTP session exception")
+    logging.getLogger("apscheduler.scheduler").warning("Run time of job was missed")
+    logs.decision(logging.getLogger("maildesk.worker"), ticket="SUP-1", action="created")
+    lines = [json.loads(x) for x in capsys.readouterr().err.splitlines()]
+    assert [(x["logger"], x.get("message") or x.get("action")) for x in lines] == [
+        ("mail.log", "SMTP session exception"),
+        ("apscheduler.scheduler", "Run time of job was missed"),
+        ("maildesk.worker", "created"),
+    ]
+    assert lines[2]["ticket"] == "SUP-1"
+
+
+def test_a_second_setup_replaces_the_first_handler(installed, capsys):
+    installed("INFO", "json")
+    installed("INFO", "text")
+    logs.decision(logging.getLogger("maildesk.worker"), ticket="SUP-2", action="created")
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.endswith("INFO maildesk.worker ticket=SUP-2 action=created")
