@@ -165,9 +165,17 @@ def _not_requeued(conn, ids, done: set[int], table, wanted: str) -> list[str]:
         return []
     rest = [i for i in ids if i not in done]
     found = dict(conn.execute(select(table.c.id, table.c.status).where(table.c.id.in_(rest))).all())
-    return [
-        f"{i}: not {wanted} (it is {found[i]})" if i in found else f"{i}: no such row" for i in rest
-    ]
+    return [_why(i, found.get(i), wanted, table is outbox) for i in rest]
+
+
+def _why(row_id: int, status: str | None, wanted: str, notification: bool) -> str:
+    if status is None:
+        return f"{row_id}: no such row"
+    if notification and status in ("dead", "failed"):  # no bytes: its render failed
+        return f"{row_id}: nothing to send (its template failed to render)"
+    if status in wanted.split(" or "):
+        return f"{row_id}: changed meanwhile (it is {status} now)"
+    return f"{row_id}: not {wanted} (it is {status})"
 
 
 def show_outbox(engine: Engine, outbox_id: int) -> dict | None:
