@@ -11,7 +11,8 @@ headers, huge lines). A crash is anything that is not a decision:
 - a spool row left `received` (the worker caught an exception and scheduled a retry), or
   done without an outcome, or quarantined without a reason;
 - a quarantine whose reason is an internal error: the worker writes
-  `processing failed N times: <ExceptionType>: <message>`, and only `Unprocessable` (the
+  `<ExceptionType>: <message>` (after one attempt; `processing failed N times: …` after
+  N), and only `Unprocessable` (the
   limits of `maildesk.inbound.parse`) is a decision; any other type is a fault;
 - `store` or `Worker.process` taking longer than the time budget (`--budget`, 2 s);
 - a notification that could not be rendered (kept `dead`), or whose bytes do not parse
@@ -58,7 +59,9 @@ PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 MAX_INPUT = 4 * 1024 * 1024  # far below the 25 MB SMTP limit; keeps a pass fast
 SAVED_PER_SIGNATURE = 3  # the same fault found again is counted, not saved again
 FINISHED = {"created", "appended", "ignored", "duplicate"}
-_FAILED_RE = re.compile(r"^processing failed \d+ times: (?P<type>[A-Za-z_][\w.]*): (?P<why>.*)")
+_FAILED_RE = re.compile(
+    r"^(?:processing failed \d+ times: )?(?P<type>[A-Za-z_][\w.]*): (?P<why>.*)"
+)
 
 
 # --- seeds ---------------------------------------------------------------------------------

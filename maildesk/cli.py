@@ -15,7 +15,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from maildesk import __version__, contract, logs
+from maildesk import __version__, cli_queue, cli_report, cli_templates, contract, logs
 from maildesk import config as config_module
 
 EX_DATAERR = 65
@@ -82,8 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     logs.setup(args.log_level)
     try:
         config = config_module.load(args.config)
-        if config.logging.file:
-            logs.setup(args.log_level, config.logging.file)
+        logs.setup(args.log_level, config.logging.format, config.logging.file)
     except (config_module.ConfigError, OSError) as exc:
         print(f"maildesk: configuration error: {exc}", file=sys.stderr)
         return _failure(command, 2)
@@ -202,7 +201,25 @@ def build_parser() -> argparse.ArgumentParser:
         "check-config", help="validate the configuration and templates, then exit"
     )
     check.set_defaults(handler=_check_config)
+    cli_queue.add_spool_commands(sub, _instant)
+    cli_templates.add_template_commands(sub)
+    cli_report.add_report_commands(sub, _instant)
+    _log_level_everywhere(parser)
     return parser
+
+
+def _log_level_everywhere(parser: argparse.ArgumentParser) -> None:
+    """`--log-level` after the subcommand too (`maildesk run --log-level DEBUG`)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                child.add_argument(
+                    "--log-level",
+                    default=argparse.SUPPRESS,
+                    choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+                    help=argparse.SUPPRESS,
+                )
+                _log_level_everywhere(child)
 
 
 def _add_ticket_commands(sub) -> None:
@@ -251,7 +268,7 @@ def _add_ticket_commands(sub) -> None:
 
 
 def _add_outbox_commands(sub) -> None:
-    outbox = sub.add_parser("outbox", help="notifications: list them, send what is due")
+    outbox = sub.add_parser("outbox", help="notifications: list, show, send, retry")
     osub = outbox.add_subparsers(dest="outbox_command", required=True, metavar="ACTION")
     olist = osub.add_parser("list", help="list notifications, newest first")
     olist.add_argument("--json", action="store_true", help="print JSON")
@@ -260,6 +277,7 @@ def _add_outbox_commands(sub) -> None:
     oflush = osub.add_parser("flush", help="send every notification that is due now")
     oflush.add_argument("--now", type=_instant, metavar="ISO8601", help="as of this instant")
     oflush.set_defaults(handler=_outbox_flush)
+    cli_queue.add_outbox_actions(osub, _instant)
 
 
 def _instant(text: str) -> datetime:
@@ -515,7 +533,13 @@ def _check_config(args: argparse.Namespace, config: config_module.Config) -> int
         print(f"maildesk: template error: {exc}", file=sys.stderr)
         return 2
     print(f"configuration OK: {config.source}")
-    print(f"  templates: {templates.directory}")
+    from maildesk.outbound.render import TEMPLATE_NAMES
+
+    rendered = sum(len(templates.languages(name)) for name in TEMPLATE_NAMES)
+    print(
+        f"  templates: {templates.directory} ({len(TEMPLATE_NAMES)} templates, "
+        f"{rendered} rendered with sample data: see `maildesk templates render NAME`)"
+    )
     print(f"  database: {config_module.redact_url(config.database.url)}")
     print(f"  smtp listener: {config.smtp.host}:{config.smtp.port}")
     print(f"  queues: {queues}")

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from maildesk.config.edge import DEFAULT_SPAM_HEADERS
 from maildesk.config.hours import BusinessHoursConfig
 from maildesk.config.imap import ImapAccount
+from maildesk.config.operating import LoggingConfig, MetricsConfig
 from maildesk.config.quality import QualityConfig
 from maildesk.config.sla import DEFAULT_OBJECTIVES, Objective
 from maildesk.config.staff import DigestConfig, Person
@@ -38,6 +39,7 @@ SECTIONS = (
     "imap",
     "logging",
     "status",
+    "metrics",
     "digest",
 )
 QUEUE_NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
@@ -184,11 +186,6 @@ class ClusterConfig:
 
 
 @dataclass(frozen=True)
-class LoggingConfig:
-    file: str = ""  # empty: stderr (the journal under systemd); SIGHUP reopens the file
-
-
-@dataclass(frozen=True)
 class StatusConfig:
     """`maildesk status` thresholds (Nagios: 0 OK, 1 WARNING, 2 CRITICAL)."""
 
@@ -224,6 +221,7 @@ class Config:
     imap: tuple[ImapAccount, ...] = ()
     digest: DigestConfig = field(default_factory=DigestConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
     status: StatusConfig = field(default_factory=StatusConfig)
     source: str = "(embedded defaults)"
 

@@ -18,6 +18,11 @@ from maildesk.config.errors import ConfigError
 from maildesk.config.hours import BusinessHoursConfig
 from maildesk.config.hours import from_mapping as business_hours_from_mapping
 from maildesk.config.imap import LOOPBACK, ImapAccount, accounts_from
+from maildesk.config.operating import (
+    LOGGING_FIELDS,
+    METRICS_FIELDS,
+    MetricsConfig,
+)
 from maildesk.config.paths import resolve_paths
 from maildesk.config.quality import QualityConfig
 from maildesk.config.quality import from_mapping as quality_from_mapping
@@ -183,7 +188,8 @@ def from_mapping(data: dict[str, Any], source: str = "(mapping)") -> Config:
             {"lease_seconds": _positive_float, "forget_after": _positive_float},
         ),
         imap=_imap(reader.data.pop("imap", []), queues),
-        logging=reader.section("logging", LoggingConfig, {"file": _str}),
+        logging=reader.section("logging", LoggingConfig, LOGGING_FIELDS),
+        metrics=reader.section("metrics", MetricsConfig, METRICS_FIELDS),
         status=reader.section(
             "status",
             StatusConfig,

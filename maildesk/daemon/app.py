@@ -30,6 +30,7 @@ from maildesk.daemon import memory
 from maildesk.daemon.cluster import Membership, run_beats
 from maildesk.daemon.doorbell import Closing, Doorbell
 from maildesk.daemon.imap import start_all
+from maildesk.daemon.metrics import Metrics, child_counter
 from maildesk.daemon.notify import notify, start_watchdog
 from maildesk.daemon.sender import Sender
 from maildesk.daemon.smtp import IntakeHandler, controller, listen
@@ -227,6 +228,8 @@ class _Daemon:
         self.threads: list[threading.Thread] = []
         self.mailboxes: list[threading.Thread] = []
         self.scheduler = None
+        self.metrics: Metrics | None = None
+        self.tally: object = None
 
     def fork_workers(self) -> None:
         """Worker processes are forked before any thread exists in this process, so that
@@ -234,6 +237,7 @@ class _Daemon:
         The signals are blocked across the fork: a worker never runs our handlers, and a
         signal that arrives meanwhile waits for them."""
         config = self.config
+        self.metrics, self.tally = _metrics(config, self.services, self.context)
         self.children = [
             self.context.Process(
                 target=_worker_process,
@@ -245,6 +249,7 @@ class _Daemon:
                     self.quit_children,
                     self.generations,
                     self.listener,
+                    self.tally,
                 ),
                 name=f"maildesk-worker-{i}",
             )
@@ -276,6 +281,7 @@ class _Daemon:
     def start(self) -> None:
         config, services, clock, stop = self.config, self.services, self.clock, self.stop
         handler = IntakeHandler(services.spool, config, clock, on_stored=lambda _i: self.wake.set())
+        _count_into(self.metrics, services, handler, stop)
         self.smtp = controller(handler, config, self.listener)
         self.smtp.start()
         member = Membership(
@@ -291,11 +297,13 @@ class _Daemon:
         member.beat()
         self.threads.append(run_beats(member, stop))
         memory.start_trimming(stop)
-        self.mailboxes = start_all(config.imap, services, clock, stop, member.holds)
+        hooks = {} if self.metrics is None else self.metrics.mailbox_hooks()
+        self.mailboxes = start_all(config.imap, services, clock, stop, member.holds, **hooks)
         self._thread(_reloads, config, services, self.hangup, stop, self.generations)
         poll = config.processing.poll_seconds
         self._thread(loop, services.sender.flush, clock, self.send_wake, stop, poll, None)
-        self.scheduler = start_scheduler(services, clock)
+        ran = self.metrics.on_tick if self.metrics else None
+        self.scheduler = start_scheduler(services, clock, ran)
 
     def _thread(self, target: Callable[..., None], *args: object) -> None:
         thread = threading.Thread(target=target, args=args, name=target.__name__)
@@ -386,6 +394,41 @@ def _reloads(
         )
 
 
+def _metrics(config: Config, services: Services, context) -> tuple[Metrics | None, object]:
+    """The metrics when `[metrics] listen` is set, and the queue forked workers count into."""
+    if config.metrics.address is None:
+        return None, None
+    metrics = Metrics(services.engine)
+    return metrics, metrics.open_tally(context) if config.processing.workers else None
+
+
+def _count_into(
+    metrics: Metrics | None, services: Services, handler: IntakeHandler, stop: threading.Event
+) -> None:
+    """Connect the daemon's parts to the metrics and serve them (after the fork: threads)."""
+    if metrics is None:
+        return
+    stored = handler.on_stored
+
+    def on_stored(inbound_id: int) -> None:
+        metrics.on_accepted("smtp")
+        stored(inbound_id)
+
+    handler.on_stored = on_stored
+    handler.on_refusal = metrics.on_reply
+    services.sender.on_final = metrics.on_final
+    if metrics.tally is not None:
+        metrics.drain(stop)
+    else:
+        services.worker.observe = lambda result, seconds: metrics.on_processed(
+            result.outcome, seconds
+        )
+    address = services.config.metrics.address
+    assert address is not None
+    metrics.serve(*address)
+    threading.Thread(target=metrics.close, args=(stop,), name="metrics-stop", daemon=True).start()
+
+
 def _worker_process(
     config: Config,
     clock: Callable[[], datetime],
@@ -394,6 +437,7 @@ def _worker_process(
     quit_children: Closing,
     generations: _Generations,
     listener: socket.socket,
+    tally: object = None,
 ) -> None:
     """A forked worker: its own engines, processing until the parent stops or dies.
 
@@ -405,6 +449,8 @@ def _worker_process(
     listener.close()  # the parent's: a worker must not keep the port bound after it dies
     quit_children.child_side()
     services = build(config, migrate=False)
+    if tally is not None:
+        services.worker.observe = child_counter(tally)
     stop = threading.Event()
     seen = (generations.logs.value, generations.templates.value)
 
@@ -457,8 +503,13 @@ def loop(
         wake.wait(poll_seconds)
 
 
-def start_scheduler(services: Services, clock: Callable[[], datetime]):
-    """APScheduler runs the time rules; one run at a time, a missed run is simply folded in."""
+def start_scheduler(
+    services: Services,
+    clock: Callable[[], datetime],
+    ran: Callable[[datetime], None] | None = None,
+):
+    """APScheduler runs the time rules; one run at a time, a missed run is simply folded in.
+    `ran(at)` is told of each successful run (the metrics)."""
     from apscheduler.schedulers.background import BackgroundScheduler
 
     from maildesk.daemon.tick import tick
@@ -471,6 +522,8 @@ def start_scheduler(services: Services, clock: Callable[[], datetime]):
                 log, logging.ERROR, action="tick-error", reason=f"{type(exc).__name__}: {exc}"
             )
             return
+        if ran is not None:
+            ran(clock())
         if result["reminders"] or result["closed"] or result["sla_warnings"]:
             services.sender_wake()
 

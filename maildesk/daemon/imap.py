@@ -78,7 +78,9 @@ class Mailbox:
         *,
         after_commit: Callable[[int], None] = lambda _id: None,
         holds: Callable[[], bool] = lambda: True,
+        on_state: Callable[[str, str], None] = lambda _name, _state: None,
     ) -> None:
+        self.on_state = on_state  # told each change of state (the metrics)
         self.account = account
         self.services = services
         self.clock = clock
@@ -243,6 +245,7 @@ class Mailbox:
         if (state, reason) == (self.state, self.reason):
             return
         self.state, self.reason = state, reason
+        self.on_state(self.account.name, state)
         account = self.account
         where = f"{account.host}:{account.port}"
         logs.decision(log, level, imap=account.name, server=where, action=state, reason=reason)
@@ -254,14 +257,24 @@ def start_all(
     clock: Callable[[], datetime],
     stop: threading.Event,
     holds: Callable[[str], bool] = lambda _name: True,
+    on_state: Callable[[str, str], None] = lambda _name, _state: None,
+    on_accepted: Callable[[str], None] = lambda _source: None,
 ) -> list[threading.Thread]:
     """One daemon thread per mailbox; they end soon after `stop` is set (join them).
 
-    `holds(name)` says whether this instance may watch that mailbox now (its lease).
+    `holds(name)` says whether this instance may watch that mailbox now (its lease);
+    `on_state(name, state)` and `on_accepted(source)` feed the metrics.
     """
     threads = []
     for account in accounts:
-        mailbox = Mailbox(account, services, clock, holds=partial(holds, account.name))
+        mailbox = Mailbox(
+            account,
+            services,
+            clock,
+            holds=partial(holds, account.name),
+            on_state=on_state,
+            after_commit=lambda _id, source=f"imap:{account.name}": on_accepted(source),
+        )
         thread = threading.Thread(
             target=mailbox.run, args=(stop,), name=f"imap-{account.name}", daemon=True
         )

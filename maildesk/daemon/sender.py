@@ -18,9 +18,11 @@ import logging
 import os
 import smtplib
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, select, update
 
@@ -28,8 +30,9 @@ from maildesk import logs
 from maildesk.addresses import normalise_address
 from maildesk.clock import utc
 from maildesk.config import OutboundConfig
+from maildesk.store.db import reading
 from maildesk.store.history import SYSTEM, record_event
-from maildesk.store.models import outbox
+from maildesk.store.models import outbox, tickets
 
 log = logging.getLogger("maildesk.sender")
 LEASE = timedelta(seconds=90)  # longer than any SMTP conversation (timeout_seconds)
@@ -56,6 +59,22 @@ class Sender:
         self.engine = engine
         self.config = config
         self._smtp: smtplib.SMTP | None = None  # kept open while a batch is sent
+        self._keys: dict[int, str] = {}  # ticket id -> key, for the log (keys never change)
+        # Told of each notification's final state (sent | dead): the metrics, when served.
+        self.on_final: Callable[[Any, str], None] = lambda _row, _state: None
+
+    def _key(self, ticket_id: int | None) -> str | None:
+        if ticket_id is None:
+            return None
+        key = self._keys.get(ticket_id)
+        if key is None:
+            with reading(self.engine) as conn:
+                key = conn.execute(_TICKET_KEY, {"ticket": ticket_id}).scalar()
+            if key is not None:
+                if len(self._keys) >= 10_000:
+                    self._keys.clear()
+                self._keys[ticket_id] = key
+        return key
 
     def flush(self, now: datetime, batch: int = 100) -> list[Delivery]:
         """Send up to `batch` due notifications, claiming them one at a time.
@@ -109,13 +128,14 @@ class Sender:
             following = self._claim_in(conn, None, now) if claim_next else None
         logs.decision(
             log,
-            ticket_id=row.ticket_id,
+            ticket=self._key(row.ticket_id),
             msgid=row.message_id,
             action="sent",
-            to=row.recipient,
             template=row.template,
+            to=row.recipient,
             attempt=row.attempts,
         )
+        self.on_final(row, "sent")
         return Delivery(row.id, "sent"), following
 
     def _claim_rows(self, which, now: datetime, limit: int = 1) -> list:
@@ -246,9 +266,10 @@ class Sender:
         logs.decision(
             log,
             level,
-            ticket_id=row.ticket_id,
+            ticket=self._key(row.ticket_id),
             msgid=row.message_id,
             action="retry",
+            template=row.template,
             to=row.recipient,
             attempt=row.attempts,
             retry_in=int(delay.total_seconds()),
@@ -277,12 +298,15 @@ class Sender:
         logs.decision(
             log,
             logging.ERROR,
-            ticket_id=row.ticket_id,
+            ticket=self._key(row.ticket_id),
             msgid=row.message_id,
             action="dead",
+            template=row.template,
             to=row.recipient,
+            attempt=row.attempts,
             reason=error,
         )
+        self.on_final(row, "dead")
         return Delivery(row.id, "dead", error)
 
 
@@ -302,6 +326,7 @@ def _password(cfg: OutboundConfig) -> str:
 
 
 _SENT = update(outbox).where(outbox.c.id == bindparam("row"))
+_TICKET_KEY = select(tickets.c.key).where(tickets.c.id == bindparam("ticket"))
 
 
 # Claimable: waiting to be sent or retried, or `sending` with an expired lease (its sender

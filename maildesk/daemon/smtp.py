@@ -24,6 +24,7 @@ import socket
 import ssl
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import AnyStr
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
@@ -157,6 +158,7 @@ class IntakeHandler:
         self.config = config
         self.clock = clock
         self.on_stored = on_stored
+        self.on_refusal: Callable[[int], None] = lambda _code: None  # 4xx/5xx replies
         self.spool = GroupCommit(engine)
         self.rate = SenderRate(config.smtp.messages_per_sender_per_minute)
         self.relays = TrustedRelays(config.smtp.trusted_relays)
@@ -369,6 +371,13 @@ class _Session(SMTP):
             await super()._handle_client()
         finally:
             self.gate.release(client)
+
+    async def push(self, status: AnyStr) -> None:
+        """Every reply passes here: refusals (4xx, 5xx) are counted by code."""
+        text = status.decode("ascii", "replace") if isinstance(status, bytes) else status
+        if text[:1] in ("4", "5") and text[:3].isdigit():
+            self.event_handler.on_refusal(int(text[:3]))
+        await super().push(status)
 
     async def _refuse(self, reply: str) -> None:
         try:

@@ -8,8 +8,10 @@ bytes kept, and the worker goes on with the next one (never retried forever).
 from __future__ import annotations
 
 import logging
+import time
 import traceback
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, Engine, bindparam, select, update
@@ -19,6 +21,7 @@ from maildesk import logs
 from maildesk.clock import utc
 from maildesk.config import Config
 from maildesk.desk.effects import Decision
+from maildesk.inbound.lenient import Glance, glance
 from maildesk.inbound.limits import MimeLimits
 from maildesk.inbound.parse import Unprocessable, parse
 from maildesk.inbound.pipeline import Context, Draft, run
@@ -93,6 +96,8 @@ class Worker:
         self.ids = ids
         self.notifier = notifier
         self.limits = MimeLimits.of(config.processing)
+        # Told of each processed message and its duration: the metrics, when served.
+        self.observe: Callable[[Result, float], None] | None = None
 
     def process_due(self, now: datetime, batch: int = 20) -> list[Result]:
         """Process up to `batch` due messages, claiming them one at a time.
@@ -107,7 +112,10 @@ class Worker:
         claimed = self._claim(now)
         while claimed is not None:
             more = len(results) + 1 < batch
+            started = time.perf_counter()
             result, following = self._attempt(*claimed, now, claim_next=more)
+            if self.observe is not None:
+                self.observe(result, time.perf_counter() - started)
             results.append(result)
             if not more:
                 break
@@ -130,12 +138,12 @@ class Worker:
             # Its earlier attempts never finished: it killed the process each time (a crash,
             # an out-of-memory kill). Quarantine it without running it again.
             crashed = RuntimeError(f"the worker died {attempts - 1} times processing it")
-            return self._failed(inbound_id, attempts - 1, crashed, now), _NOT_CLAIMED
+            return self._failed(inbound_id, attempts - 1, crashed, now, final=True), _NOT_CLAIMED
         try:
             try:
                 return self._run(inbound_id, now, claim_next)
             except Unprocessable as exc:  # deterministic: retrying cannot help
-                failed = self._failed(inbound_id, self.config.processing.max_attempts, exc, now)
+                failed = self._failed(inbound_id, attempts, exc, now, final=True)
                 return failed, _NOT_CLAIMED
             except IntegrityError:
                 # Another instance stored the same message a moment ago (two MX, or IMAP
@@ -163,17 +171,28 @@ class Worker:
     ) -> tuple[Result, Claim]:
         with reading(self.engine) as conn:
             row = conn.execute(_ROW, {"row": inbound_id}).one()
-        parsed = parse(row.raw, self.limits)  # pure and the costliest step: outside the write lock
+        # pure and the costliest step: outside the write lock
+        parsed = parse(row.raw, self.limits)
         envelope_from = row.mail_from if row.source == "smtp" else None
-        with self.engine.begin() as conn:
-            origin = Origin(row.peer, bool(row.relay_trusted), row.tls)
-            draft = Draft(parsed, tuple(row.rcpt_tos or ()), envelope_from, origin)
-            draft = run(draft, Context(self.config, SqlView(conn), self.ids, now))
-            assert draft.outcome is not None, "the pipeline always ends with an outcome"
-            key = apply(
-                conn, inbound_id, draft.outcome, draft.effects, draft.decisions, now, self.notifier
-            )
-            following = _take(conn, _NEXT_DUE, now) if claim_next else _NOT_CLAIMED
+        queued = self.notifier.hold_logs()  # said after the decision, once committed
+        try:
+            with self.engine.begin() as conn:
+                origin = Origin(row.peer, bool(row.relay_trusted), row.tls)
+                draft = Draft(parsed, tuple(row.rcpt_tos or ()), envelope_from, origin)
+                draft = run(draft, Context(self.config, SqlView(conn), self.ids, now))
+                assert draft.outcome is not None, "the pipeline always ends with an outcome"
+                key = apply(
+                    conn,
+                    inbound_id,
+                    draft.outcome,
+                    draft.effects,
+                    draft.decisions,
+                    now,
+                    self.notifier,
+                )
+                following = _take(conn, _NEXT_DUE, now) if claim_next else _NOT_CLAIMED
+        finally:
+            self.notifier.release_logs()
         # Each step at DEBUG (all of them are in `maildesk trace`); the outcome at INFO.
         for d in draft.decisions if log.isEnabledFor(logging.DEBUG) else ():
             logs.decision(
@@ -194,14 +213,19 @@ class Worker:
             inbound=inbound_id,
             action=o.outcome,
             reason=o.reason,
+            **{"from": parsed.sender or None},
             subject=parsed.subject,
         )
+        self.notifier.say_queued(queued)
         return Result(inbound_id, o.outcome, key, parsed.message_id, o.reason), following
 
-    def _failed(self, inbound_id: int, attempts: int, exc: Exception, now: datetime) -> Result:
+    def _failed(
+        self, inbound_id: int, attempts: int, exc: Exception, now: datetime, *, final: bool = False
+    ) -> Result:
+        """Count a failed attempt truly; quarantine on the last one (or at once: `final`)."""
         error = f"{type(exc).__name__}: {exc}"[:2000]
-        final = attempts >= self.config.processing.max_attempts
-        reason = f"processing failed {attempts} times: {error}" if final else error
+        final = final or attempts >= self.config.processing.max_attempts
+        reason = error if attempts <= 1 else f"processing failed {attempts} times: {error}"
         values: dict[str, object] = {"last_error": traceback.format_exc()[-4000:]}
         if final:
             values |= {
@@ -209,11 +233,13 @@ class Worker:
                 "outcome": "quarantined",
                 "reason": reason,
                 "processed_at": now,
+                "attempts": attempts,
             }
         else:
             values["next_attempt_at"] = now + timedelta(seconds=30 * 2 ** (attempts - 1))
         with self.engine.begin() as conn:
-            message_id = self._message_id(conn, inbound_id)
+            seen = self._glance(conn, inbound_id)
+            message_id = seen.message_id if seen else None
             values["message_id"] = message_id
             conn.execute(update(inbound).where(inbound.c.id == inbound_id).values(**values))
             action = "quarantined" if final else "retry-later"
@@ -227,14 +253,21 @@ class Worker:
             attempt=attempts,
             msgid=message_id,
             action="quarantined" if final else "retry",
+            **{"from": (seen.sender or None) if seen else None},
+            subject=seen.subject if seen else None,
             reason=error,
         )
         return Result(inbound_id, "quarantined" if final else "retry", None, message_id, reason)
 
-    def _message_id(self, conn: Connection, inbound_id: int) -> str | None:
-        """The failed message's Message-ID, so `maildesk trace` finds the failure too."""
+    def _glance(self, conn: Connection, inbound_id: int) -> Glance | None:
+        """Sender, subject and Message-ID of the failed message, read leniently (the full
+        parse may be what failed), so its log line and `maildesk trace` find it."""
         raw = conn.execute(select(inbound.c.raw).where(inbound.c.id == inbound_id)).scalar()
-        try:
-            return parse(raw, self.limits).message_id if raw is not None else None
-        except Exception:  # noqa: BLE001 - the parse may be what failed
+        if raw is None:
             return None
+        seen = glance(raw)
+        try:
+            parsed = parse(raw, self.limits)
+        except Exception:  # noqa: BLE001 - the parse may be what failed: the glance stands
+            return seen
+        return replace(seen, message_id=parsed.message_id)

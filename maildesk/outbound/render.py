@@ -122,6 +122,15 @@ class TemplateSet:
                 pairs[name, lang] = pair
         return cls(pairs, default, directory)
 
+    def languages(self, name: str) -> dict[str, str]:
+        """For each language, the language whose files `name` is rendered from (a language
+        without its own files falls back to the default)."""
+        return {lang: pair.language for (n, lang), pair in self._pairs.items() if n == name}
+
+    @property
+    def default(self) -> str:
+        return self._default
+
     def render(self, name: str, lang: str, context: Mapping[str, Any]) -> Rendered:
         """Render `name` in `lang` (or the default language); raises TemplateError on failure."""
         if name not in TEMPLATE_NAMES:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import threading
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -38,6 +39,28 @@ class Notifier:
         self.config = config
         self.templates = templates
         self.ids = ids
+        self._held = threading.local()  # `queued` lines held until the caller's decision
+
+    def hold_logs(self) -> list[dict]:
+        """Hold this thread's `queued` lines until `say_queued`: the worker says its decision
+        first, and only once the transaction that queued them committed."""
+        self._held.lines = []
+        return self._held.lines
+
+    def release_logs(self) -> None:
+        self._held.lines = None
+
+    @staticmethod
+    def say_queued(lines: list[dict]) -> None:
+        for fields in lines:
+            logs.decision(log, **fields)
+
+    def _queued(self, **fields: object) -> None:
+        held = getattr(self._held, "lines", None)
+        if held is None:
+            logs.decision(log, **fields)
+        else:
+            held.append(fields)
 
     def enqueue(
         self, conn: Connection, ticket_id: int, note: Notify, cause: str, now: datetime
@@ -135,8 +158,7 @@ class Notifier:
                 "created_at": now,
             },
         ).scalar_one()
-        logs.decision(
-            log,
+        self._queued(
             ticket=ticket.key,
             msgid=message_id,
             action="queued",
@@ -145,6 +167,24 @@ class Notifier:
             lang=rendered.language,
         )
         return row_id
+
+    def preview(
+        self, conn: Connection, key: str, note: Notify, now: datetime
+    ) -> tuple[Any, bytes] | None:
+        """`note` rendered for ticket `key` as it would be sent now, stored nowhere (for
+        `maildesk templates render --ticket`); None when there is no such ticket."""
+        ticket = conn.execute(select(tickets).where(tickets.c.key == key)).first()
+        if ticket is None:
+            return None
+        details = conn.execute(_DETAILS, {"ticket": ticket.id}).first()
+        lang = (
+            note.language
+            or (details.language if details else "")
+            or self.config.templates.default_language
+        )
+        sender = self.config.queue_named(ticket.queue).addresses[0]
+        message_id = self.ids.make(ticket.key, domain_of(sender))
+        return self._render(conn, ticket, details, note, lang, sender, message_id, now)
 
     def _render(
         self,

@@ -14,7 +14,9 @@ from datetime import datetime
 from sqlalchemy import Connection, Engine, insert
 
 from maildesk import logs
+from maildesk.addresses import normalise_address, one_line
 from maildesk.clock import utc
+from maildesk.inbound.lenient import glance
 from maildesk.inbound.relays import Origin
 from maildesk.store.models import inbound
 
@@ -63,14 +65,28 @@ def _insert(conn: Connection, row: dict) -> int:
 
 
 def _accepted(inbound_id: int, row: dict) -> None:
+    """The one intake line: who wrote to whom, which message, how big, from where."""
+    if not log.isEnabledFor(logging.INFO):
+        return
+    seen = glance(row["raw"])
     logs.decision(
         log,
         inbound=inbound_id,
-        source=row["source"],
         action="accepted",
-        bytes=len(row["raw"]),
+        source=row["source"],
+        **{"from": _envelope(row["mail_from"]) or seen.sender or None},
+        to=",".join(row["rcpt_tos"] or seen.to) or None,
+        msgid=seen.message_id,
+        size=len(row["raw"]),
         sha256=row["sha256"][:16],
     )
+
+
+def _envelope(mail_from: str) -> str:
+    text = mail_from.strip()
+    if text in ("", "<>"):
+        return "<>" if text == "<>" else ""
+    return normalise_address(text) or one_line(text, 320)
 
 
 class _Waiting:

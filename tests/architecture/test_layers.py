@@ -76,7 +76,7 @@ def graph() -> Graph:
 def layer_of(unit: str) -> int:
     """The command line may be split into modules beside cli.py (cli_*.py): one layer."""
     if unit.startswith("maildesk.cli_"):
-        return LAYERS["maildesk.cli"]
+        return LAYERS["maildesk.cli"] - 0.5  # registered by cli.py, above everything else
     return LAYERS[unit]
 
 

@@ -1,0 +1,80 @@
+"""`[metrics] listen`: a real daemon, with a worker process, scraped over HTTP.
+
+After 50 new requests over SMTP (and one refused recipient), the counters say 50 accepted,
+50 processed as created, 50 acknowledgements sent, the acceptance-to-acknowledgement
+histogram holds 50 observations, and the shared queue gauges are back to zero.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import urllib.request
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.conftest import free_port
+from tests.integration.daemon import Daemon, wait_for, write_config
+from tests.mail import message
+
+pytestmark = pytest.mark.slow
+COUNT = 50
+
+
+def _scrape(port: int) -> dict[tuple[str, tuple], float]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+        assert response.status == 200
+        assert response.headers["Content-Type"].startswith("text/plain")
+        text = response.read().decode()
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def test_metrics_after_fifty_mails_count_what_was_sent(db_url, tmp_path):
+    path, port = write_config(tmp_path, db_url)
+    metrics_port = free_port()
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write(f'\n[metrics]\nlisten = "127.0.0.1:{metrics_port}"\n')
+    daemon = Daemon(path, port, tmp_path / "daemon.log").start()
+    try:
+        wait_for(lambda: _scrape(metrics_port))
+        with smtplib.SMTP("127.0.0.1", port, timeout=15) as smtp:
+            for i in range(COUNT):
+                raw = message(
+                    subject=f"Erreur de calcul du salaire de mars, employé {i}",
+                    sender=f"Client {i} <client{i}@firm{i}.ch>",
+                    message_id=f"<m{i}@firm{i}.ch>",
+                )
+                smtp.sendmail(f"client{i}@firm{i}.ch", ["support@help.example"], raw)
+            refused = smtp.sendmail  # one refused recipient: counted by its code
+            with pytest.raises(smtplib.SMTPRecipientsRefused):
+                refused("x@firm.ch", ["nobody@elsewhere.example"], message())
+
+        def acked():
+            found = _scrape(metrics_port)
+            done = found.get(
+                ("maildesk_notifications_total", (("state", "sent"), ("template", "ack")))
+            )
+            return found if done == COUNT else None
+
+        found = wait_for(acked, timeout=120, interval=0.5)
+    finally:
+        assert daemon.stop() == 0, daemon.log()
+
+    assert found[("maildesk_mail_accepted_total", (("source", "smtp"),))] == COUNT
+    assert found[("maildesk_mail_rejected_total", (("code", "550"),))] == 1
+    assert found[("maildesk_mail_processed_total", (("outcome", "created"),))] == COUNT
+    assert found[("maildesk_processing_seconds_count", ())] == COUNT
+    assert found[("maildesk_ack_delivery_seconds_count", ())] == COUNT
+    assert found[("maildesk_ack_delivery_seconds_sum", ())] > 0
+    staff = ("maildesk_notifications_total", (("state", "sent"), ("template", "staff_new_ticket")))
+    assert found[staff] == COUNT
+    cluster = (("queue", "spool"), ("scope", "cluster"))
+    assert found[("maildesk_backlog", cluster)] == 0
+    assert found[("maildesk_oldest_pending_age_seconds", cluster)] == 0
+    assert found[("maildesk_quarantined", (("scope", "cluster"),))] == 0
+    assert found[("maildesk_dead_notifications", (("scope", "cluster"),))] == 0
+    assert found[("maildesk_time_rules_last_run_timestamp_seconds", ())] > 0
