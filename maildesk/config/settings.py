@@ -24,6 +24,7 @@ from maildesk.config.sla import DEFAULT_OBJECTIVES, Objective
 from maildesk.config.values import (
     _address,
     _address_list,
+    _batch_size,
     _bool,
     _cap,
     _header_text,
@@ -143,6 +144,8 @@ class ProcessingConfig:
     # New tickets one sender address may open per hour; past it, mail joins their latest
     # open ticket of that hour instead (a robot with fresh subjects). 0: no cap.
     new_tickets_per_sender_per_hour: int = 20
+    # Spooled messages applied together in one transaction (1: one at a time).
+    batch_size: int = 20
 
 
 @dataclass(frozen=True)
@@ -292,6 +295,7 @@ def from_mapping(data: dict[str, Any], source: str = "(mapping)") -> Config:
                 "default_queue": _str,
                 "workers": _worker_count,
                 "new_tickets_per_sender_per_hour": _cap,
+                "batch_size": _batch_size,
             },
         ),
         templates=reader.section(
