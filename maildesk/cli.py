@@ -15,6 +15,7 @@ from pathlib import Path
 
 from maildesk import config as config_module
 from maildesk import logs
+from maildesk.cli_import import add_parser as add_import_command
 
 EX_TEMPFAIL = 75
 
@@ -65,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="envelope recipient (repeatable); default: read To/Cc/Delivered-To",
     )
     ingest.set_defaults(handler=_ingest)
+    add_import_command(sub, _instant)
 
     _add_ticket_commands(sub)
 
@@ -146,7 +148,9 @@ def _add_outbox_commands(sub) -> None:
     osub = outbox.add_subparsers(dest="outbox_command", required=True, metavar="ACTION")
     olist = osub.add_parser("list", help="list notifications, newest first")
     olist.add_argument("--json", action="store_true", help="print JSON")
-    olist.add_argument("--status", choices=["pending", "sending", "sent", "failed", "dead"])
+    olist.add_argument(
+        "--status", choices=["pending", "sending", "sent", "failed", "dead", "withheld"]
+    )
     olist.set_defaults(handler=_outbox_list)
     oflush = osub.add_parser("flush", help="send every notification that is due now")
     oflush.add_argument("--now", type=_instant, metavar="ISO8601", help="as of this instant")

@@ -35,6 +35,7 @@ LAYERS = {
     "maildesk.store": 4,
     "maildesk.daemon": 5,
     "maildesk.cli": 6,
+    "maildesk.cli_import": 6,
     "maildesk.__main__": 7,
 }
 PURE = ("maildesk.config", "maildesk.desk", "maildesk.inbound", "maildesk.outbound", *LEAVES)
