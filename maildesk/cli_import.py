@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from maildesk import config as config_module
 
 EX_TEMPFAIL = 75
-CHUNK = 500  # messages read, stored (one commit) and processed at a time
+BATCHES_PER_CHUNK = 2  # messages read and stored in one commit: two batches' worth
 
 
 def add_parser(sub, instant) -> None:
@@ -88,7 +88,7 @@ def run_import(args: argparse.Namespace, config: config_module.Config) -> int:
 
     status = 0
     try:
-        for part in chunks(todo, CHUNK):
+        for part in chunks(todo, BATCHES_PER_CHUNK * args.batch):
             counts += import_chunk(services, part, now, notify=args.notify, report=report)
             if args.json:
                 sys.stdout.flush()
