@@ -18,8 +18,8 @@ onto a request of the same batch exactly as it would one message at a time.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
-from typing import TYPE_CHECKING
+from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, select, update
 
@@ -30,10 +30,10 @@ from maildesk.store.db import reading
 from maildesk.store.models import inbound
 from maildesk.store.sql_view import SqlView
 
-if TYPE_CHECKING:
-    from maildesk.daemon.worker import Result, Worker
-
 log = logging.getLogger("maildesk.worker")
+LEASE = timedelta(seconds=60)  # a claimed row is retried after this if its worker died
+Worker = Any  # maildesk.daemon.worker.Worker, which imports this module
+Result = Any
 
 _DUE = inbound.c.next_attempt_at.is_(None) | (inbound.c.next_attempt_at <= bindparam("now"))
 _FRESH = (
@@ -69,8 +69,6 @@ def claim_fresh(engine: Engine, now: datetime, most: int) -> list[tuple[int, int
 
 
 def _claim_fresh(conn: Connection, now: datetime, most: int) -> list[tuple[int, int]]:
-    from maildesk.daemon.worker import LEASE
-
     picked = list(conn.execute(_FRESH, {"now": now, "most": most}).scalars())
     if not picked:
         return []
@@ -80,8 +78,6 @@ def _claim_fresh(conn: Connection, now: datetime, most: int) -> list[tuple[int, 
 
 def claim_these(engine: Engine, rows: list[int], now: datetime) -> list[tuple[int, int]]:
     """Claim those of `rows` still waiting (due or not): [(id, attempts)], in id order."""
-    from maildesk.daemon.worker import LEASE
-
     if not rows:
         return []
     with engine.begin() as conn:

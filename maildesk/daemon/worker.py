@@ -28,6 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from maildesk import logs
 from maildesk.clock import utc
 from maildesk.config import Config
+from maildesk.daemon.batch import LEASE, claim_fresh, run_batch
 from maildesk.desk.effects import Decision
 from maildesk.inbound.parse import Unprocessable, parse
 from maildesk.inbound.pipeline import Context, Draft, run
@@ -40,7 +41,6 @@ from maildesk.store.sql_view import SqlView
 from maildesk.store.writer import apply, record_trace
 
 log = logging.getLogger("maildesk.worker")
-LEASE = timedelta(seconds=60)  # a claimed row is retried after this if its worker died
 _ROW = select(inbound).where(inbound.c.id == bindparam("row"))
 
 
@@ -123,8 +123,6 @@ class Worker:
         now = utc(now)
         size = min(batch, self.config.processing.batch_size)
         if size > 1:
-            from maildesk.daemon.batch import claim_fresh, run_batch
-
             done: list[Result] = []
             fresh = claim_fresh(self.engine, now, size)
             while fresh:
