@@ -128,6 +128,17 @@ def _progress(total: int):
     """tqdm's bar (count, rate, time left) on a terminal; nothing on a pipe or a file."""
     if not sys.stderr.isatty():
         return _NoBar()
+    import shutil
+
     from tqdm import tqdm
 
-    return tqdm(total=total, unit="msg", file=sys.stderr, dynamic_ncols=True, smoothing=0.1)
+    # A terminal that reports no size (a bare pty) would hide the bar: 100 x 24 then.
+    size = shutil.get_terminal_size((100, 24))
+    return tqdm(
+        total=total,
+        unit="msg",
+        file=sys.stderr,
+        ncols=size.columns,
+        nrows=size.lines,
+        smoothing=0.1,
+    )

@@ -269,3 +269,61 @@ def test_import_killed_halfway_and_run_again_imports_each_message_once(db_url, t
 
     third = run_cli(cfg, "import", "--batch", "4", str(box))
     assert f"already {len(mails)}" in third.stderr.decode()
+
+
+def test_maildir_mbox_and_eml_folder_are_read_as_pythons_mailbox_reads_them(tmp_path):
+    from maildesk.daemon.mailfiles import find
+
+    mails = corpus(4)
+    box = maildir(tmp_path / "Maildir", mails)
+    mbox = mailbox.mbox(str(tmp_path / "support.mbox"))
+    for _, raw in mails:
+        mbox.add(
+            raw.replace(b"\n\n", b"\n\nFrom the desk: a body line that looks like a separator\n", 1)
+        )
+    mbox.flush()
+    folder = tmp_path / "eml" / "2026"
+    folder.mkdir(parents=True)
+    for n, (_, raw) in enumerate(mails):
+        (folder / f"{n:03d}.eml").write_bytes(raw)
+
+    want = sorted(raw for _, raw in mails)
+    in_maildir = find(box)
+    assert sorted(f.read() for f in in_maildir) == want
+    assert sorted(f.written for f in in_maildir) == [when for when, _ in mails]
+    in_mbox = find(tmp_path / "support.mbox")
+    assert [f.read() for f in in_mbox] == [mbox.get_bytes(k) for k in mbox.iterkeys()]
+    assert [f.written for f in in_mbox] == [when for when, _ in mails]
+    in_folder = find(tmp_path / "eml")
+    assert [f.read() for f in in_folder] == [raw for _, raw in mails]
+    assert len({f.location for f in in_maildir + in_mbox + in_folder}) == 3 * len(mails)
+
+
+def test_progress_bar_on_a_terminal_and_a_summary_always(tmp_path):
+    import os
+    import pty
+
+    cfg, _ = write_config(tmp_path, f"sqlite:///{tmp_path / 'maildesk.db'}")
+    box = maildir(tmp_path / "Maildir", corpus(6))
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "maildesk", "--config", str(cfg), "import", str(box)],
+        stdout=subprocess.DEVNULL,
+        stderr=follower,
+    )
+    os.close(follower)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # the terminal closed with the process
+            break
+        if not chunk:
+            break
+        seen += chunk
+    assert proc.wait(timeout=120) == 0
+    os.close(leader)
+    text = seen.decode("utf-8", "replace")
+    assert "msg/s" in text  # tqdm: count, rate and time left
+    assert f"{len(corpus(6))}/{len(corpus(6))}" in text
+    assert "import done: created 6, appended 3, duplicate 1, ignored 1, quarantined 1;" in text
