@@ -130,7 +130,10 @@ class Worker:
                 out, fresh = run_batch(self, fresh, now, claim_next=max(0, min(size, left)))
                 done.extend(out)
             if done:
-                return done
+                # and one row that was tried before, if one is due: under a steady stream
+                # of new mail, retries must not wait for the stream to stop.
+                again = self._claim(now)
+                return done if again is None else [*done, self._attempt(*again, now)[0]]
         results: list[Result] = []
         claimed = self._claim(now)
         while claimed is not None:

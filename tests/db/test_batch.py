@@ -120,3 +120,16 @@ def test_batch_size_out_of_range_is_refused_by_name(bad, tmp_path):
 
     with pytest.raises(ConfigError, match=r"processing\.batch_size: must be a whole number"):
         make_config(f"sqlite:///{tmp_path / 'm.db'}", tmp_path, processing={"batch_size": bad})
+
+
+def test_a_row_tried_before_is_not_starved_by_a_stream_of_new_mail(services):
+    [old] = store_many(services.spool, [{"raw": requests(1)[0], "source": "ingest", "now": NOW}])
+    assert claim_fresh(services.engine, NOW, 10) == [(old, 1)]  # then the process died
+    later = NOW + timedelta(minutes=2)
+    fresh = store_many(
+        services.spool,
+        [{"raw": r, "source": "ingest", "now": later} for r in requests(4)[1:]],
+    )
+    results = services.worker.process_due(later)
+    assert sorted(r.inbound_id for r in results) == [old, *fresh]
+    assert {r.outcome for r in results} == {"created"}
