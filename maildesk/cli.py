@@ -17,6 +17,7 @@ from pathlib import Path
 
 from maildesk import __version__, cli_queue, cli_report, cli_templates, contract, logs
 from maildesk import config as config_module
+from maildesk.cli_import import add_parser as add_import_command
 
 EX_DATAERR = 65
 EX_NOINPUT = 66
@@ -172,6 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
         "([processing] spam_headers), as from an [smtp] trusted_relays client",
     )
     ingest.set_defaults(handler=_ingest)
+    add_import_command(sub, _instant)
 
     _add_ticket_commands(sub)
 
@@ -272,7 +274,9 @@ def _add_outbox_commands(sub) -> None:
     osub = outbox.add_subparsers(dest="outbox_command", required=True, metavar="ACTION")
     olist = osub.add_parser("list", help="list notifications, newest first")
     olist.add_argument("--json", action="store_true", help="print JSON")
-    olist.add_argument("--status", choices=["pending", "sending", "sent", "failed", "dead"])
+    olist.add_argument(
+        "--status", choices=["pending", "sending", "sent", "failed", "dead", "withheld"]
+    )
     olist.set_defaults(handler=_outbox_list)
     oflush = osub.add_parser("flush", help="send every notification that is due now")
     oflush.add_argument("--now", type=_instant, metavar="ISO8601", help="as of this instant")

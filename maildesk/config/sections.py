@@ -148,6 +148,8 @@ class ProcessingConfig:
     # New tickets one sender address may open per hour; past it, mail joins their latest
     # open ticket of that hour instead (a robot with fresh subjects). 0: no cap.
     new_tickets_per_sender_per_hour: int = 20
+    # Spooled messages applied together in one transaction (1: one at a time).
+    batch_size: int = 20
     # The MIME-bomb guard (`maildesk.inbound.limits`): a message with more of one of these
     # than allowed is quarantined at once with `mime_limits: ...`, before the parser runs.
     max_header_fields: int = 1000

@@ -54,6 +54,7 @@ from maildesk.config.staff import digest_from, people_from
 from maildesk.config.values import (
     _address,
     _address_list,
+    _batch_size,
     _bool,
     _cap,
     _count,
@@ -161,6 +162,7 @@ def from_mapping(data: dict[str, Any], source: str = "(mapping)") -> Config:
                 "max_attachments": _positive_int,
                 "max_content_type_parameters": _positive_int,
                 "spam_headers": _spam_headers,
+                "batch_size": _batch_size,
             },
         ),
         templates=reader.section(

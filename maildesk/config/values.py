@@ -169,3 +169,9 @@ def _timezone(key: str, value: Any) -> str:
             f"{key}: {name!r} is not a known IANA time zone (e.g. Europe/Zurich)"
         ) from None
     return name
+
+
+def _batch_size(key: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 1000:
+        raise ConfigError(f"{key}: must be a whole number from 1 to 1000, got {value!r}")
+    return value

@@ -3,6 +3,16 @@
 The attempt counter is committed *before* processing, so a message that crashes the
 process is still counted; after `max_attempts` it is quarantined with its reason and raw
 bytes kept, and the worker goes on with the next one (never retried forever).
+
+Batches: up to `[processing] batch_size` rows never tried before are claimed together and
+applied in one transaction (`maildesk/daemon/batch.py`). When that transaction fails,
+each of its rows is run again on its own, so one poison message is retried and
+quarantined alone; a row whose earlier attempt never finished (its batch killed the
+process) is only ever run on its own.
+
+Imported rows (`maildesk import`, spool source `import`/`import-notify`) are processed as
+of their own `received_at` (the message's Date), and `import` rows have their
+notifications recorded as withheld instead of sent, whichever process takes them.
 """
 
 from __future__ import annotations
@@ -20,6 +30,7 @@ from sqlalchemy.exc import IntegrityError
 from maildesk import logs
 from maildesk.clock import utc
 from maildesk.config import Config
+from maildesk.daemon.batch import LEASE, claim_fresh, run_batch
 from maildesk.desk.effects import Decision
 from maildesk.inbound.lenient import Glance, glance
 from maildesk.inbound.limits import MimeLimits
@@ -29,12 +40,12 @@ from maildesk.inbound.relays import Origin
 from maildesk.msgid import MessageIds
 from maildesk.store.db import reading
 from maildesk.store.models import inbound
-from maildesk.store.outbox import Notifier
+from maildesk.store.outbox import Notifier, WithheldNotifier
+from maildesk.store.spool import IMPORT_SOURCES, IMPORTED
 from maildesk.store.sql_view import SqlView
 from maildesk.store.writer import apply, record_trace
 
 log = logging.getLogger("maildesk.worker")
-LEASE = timedelta(seconds=60)  # a claimed row is retried after this if its worker died
 _ROW = select(inbound).where(inbound.c.id == bindparam("row"))
 
 
@@ -98,9 +109,19 @@ class Worker:
         self.limits = MimeLimits.of(config.processing)
         # Told of each processed message and its duration: the metrics, when served.
         self.observe: Callable[[Result, float], None] | None = None
+        self.withheld = WithheldNotifier(config, notifier.templates, ids)
+
+    def when(self, row, now: datetime) -> datetime:
+        """The instant a row is processed as of: an imported message's own Date, else now."""
+        return utc(row.received_at) if row.source in IMPORT_SOURCES else now
+
+    def notifier_for(self, row) -> Notifier:
+        return self.withheld if row.source == IMPORTED else self.notifier
 
     def process_due(self, now: datetime, batch: int = 20) -> list[Result]:
-        """Process up to `batch` due messages, claiming them one at a time.
+        """Process up to `batch` due messages: first those never tried, `[processing]
+        batch_size` at a time in one transaction each (`maildesk/daemon/batch.py`); when
+        none is left, the others (retries, rows whose batch died) one at a time.
 
         One at a time, so that a message that kills the process is the only one whose
         attempt was counted (its neighbours are not pushed towards quarantine). The next
@@ -108,6 +129,19 @@ class Worker:
         transaction per message instead of two.
         """
         now = utc(now)
+        size = min(batch, self.config.processing.batch_size)
+        if size > 1:
+            done: list[Result] = []
+            fresh = claim_fresh(self.engine, now, size)
+            while fresh:
+                left = batch - len(done) - len(fresh)
+                out, fresh = run_batch(self, fresh, now, claim_next=max(0, min(size, left)))
+                done.extend(out)
+            if done:
+                # and one row that was tried before, if one is due: under a steady stream
+                # of new mail, retries must not wait for the stream to stop.
+                again = self._claim(now)
+                return done if again is None else [*done, self._attempt(*again, now)[0]]
         results: list[Result] = []
         claimed = self._claim(now)
         while claimed is not None:
@@ -129,6 +163,10 @@ class Worker:
         if claimed is None:
             return Result(inbound_id, "busy", None, None, "claimed elsewhere or already done")
         return self._attempt(*claimed, now)[0]
+
+    def alone(self, inbound_id: int, attempts: int, now: datetime) -> Result:
+        """Run one row already claimed (attempt counted) in its own transaction."""
+        return self._attempt(inbound_id, attempts, now)[0]
 
     def _attempt(
         self, inbound_id: int, attempts: int, now: datetime, *, claim_next: bool = False
@@ -171,28 +209,32 @@ class Worker:
     ) -> tuple[Result, Claim]:
         with reading(self.engine) as conn:
             row = conn.execute(_ROW, {"row": inbound_id}).one()
-        # pure and the costliest step: outside the write lock
-        parsed = parse(row.raw, self.limits)
-        envelope_from = row.mail_from if row.source == "smtp" else None
+        parsed = parse(row.raw, self.limits)  # pure and the costliest: outside the write lock
         queued = self.notifier.hold_logs()  # said after the decision, once committed
         try:
             with self.engine.begin() as conn:
-                origin = Origin(row.peer, bool(row.relay_trusted), row.tls)
-                draft = Draft(parsed, tuple(row.rcpt_tos or ()), envelope_from, origin)
-                draft = run(draft, Context(self.config, SqlView(conn), self.ids, now))
-                assert draft.outcome is not None, "the pipeline always ends with an outcome"
-                key = apply(
-                    conn,
-                    inbound_id,
-                    draft.outcome,
-                    draft.effects,
-                    draft.decisions,
-                    now,
-                    self.notifier,
-                )
+                key, draft = self.apply_one(conn, SqlView(conn), row, parsed, now)
                 following = _take(conn, _NEXT_DUE, now) if claim_next else _NOT_CLAIMED
         finally:
             self.notifier.release_logs()
+        result = self.finished(inbound_id, key, draft, parsed)
+        self.notifier.say_queued(queued)
+        return result, following
+
+    def apply_one(self, conn: Connection, view: SqlView, row, parsed, now: datetime):
+        """Run the pipeline on one parsed row and write its effects in `conn`'s transaction."""
+        when = self.when(row, now)
+        envelope_from = row.mail_from if row.source == "smtp" else None
+        origin = Origin(row.peer, bool(row.relay_trusted), row.tls)
+        draft = Draft(parsed, tuple(row.rcpt_tos or ()), envelope_from, origin)
+        draft = run(draft, Context(self.config, view, self.ids, when))
+        assert draft.outcome is not None, "the pipeline always ends with an outcome"
+        notifier = self.notifier_for(row)
+        key = apply(conn, row.id, draft.outcome, draft.effects, draft.decisions, when, notifier)
+        return key, draft
+
+    def finished(self, inbound_id: int, key: str | None, draft: Draft, parsed) -> Result:
+        """Log a committed message's steps (DEBUG) and outcome (INFO); its `Result`."""
         # Each step at DEBUG (all of them are in `maildesk trace`); the outcome at INFO.
         for d in draft.decisions if log.isEnabledFor(logging.DEBUG) else ():
             logs.decision(
@@ -216,8 +258,7 @@ class Worker:
             **{"from": parsed.sender or None},
             subject=parsed.subject,
         )
-        self.notifier.say_queued(queued)
-        return Result(inbound_id, o.outcome, key, parsed.message_id, o.reason), following
+        return Result(inbound_id, o.outcome, key, parsed.message_id, o.reason)
 
     def _failed(
         self, inbound_id: int, attempts: int, exc: Exception, now: datetime, *, final: bool = False

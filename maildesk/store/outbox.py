@@ -430,6 +430,48 @@ def _for_staff(template: str) -> bool:
     return template.startswith("staff_") or template == "command_error"
 
 
+class WithheldNotifier(Notifier):
+    """For imported mail: each notification the live desk would queue is recorded, with its
+    signed Message-ID, as `withheld` (never sent, never rendered) instead of `pending`.
+
+    Recorded rather than dropped, so that every later decision that reads the outbox (the
+    automatic mails per address and hour, a bounce or reply quoting one of our Message-IDs,
+    whether staff answered) comes out exactly as it would have for live mail."""
+
+    def enqueue(
+        self, conn: Connection, ticket_id: int, note: Notify, cause: str, now: datetime
+    ) -> int | None:
+        exists = conn.execute(
+            _SAME_NOTIFICATION,
+            {"cause": cause, "recipient": note.recipient, "template": note.template},
+        ).first()
+        if exists:
+            return None
+        ticket = conn.execute(_TICKET_KEY, {"ticket": ticket_id}).one()
+        sender = self.config.queue_named(ticket.queue).addresses[0]
+        return conn.execute(
+            _INSERT_OUTBOX,
+            {
+                "ticket_id": ticket_id,
+                "cause": cause,
+                "template": note.template,
+                "language": note.language or self.config.templates.default_language,
+                "mail_from": sender,
+                "recipient": note.recipient,
+                "subject": "(withheld: imported mail)",
+                "message_id": self.ids.make(ticket.key, domain_of(sender)),
+                "automatic": note.auto_submitted is not None,
+                "raw": b"",
+                "status": WITHHELD,
+                "attempts": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+            },
+        ).scalar_one()
+
+
+WITHHELD = "withheld"  # recorded, never sent: notifications of imported mail
+
 # Built once: on the per-message path a statement costs more to build than to run.
 _SAME_NOTIFICATION = select(outbox.c.id).where(
     outbox.c.cause == bindparam("cause"),
@@ -437,6 +479,7 @@ _SAME_NOTIFICATION = select(outbox.c.id).where(
     outbox.c.template == bindparam("template"),
 )
 _TICKET = select(tickets).where(tickets.c.id == bindparam("ticket"))
+_TICKET_KEY = select(tickets.c.key, tickets.c.queue).where(tickets.c.id == bindparam("ticket"))
 _DETAILS = select(ticket_details).where(ticket_details.c.ticket_id == bindparam("ticket"))
 _INSERT_OUTBOX = insert(outbox).returning(outbox.c.id)
 _NAME = select(participants.c.name).where(

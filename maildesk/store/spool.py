@@ -11,16 +11,23 @@ import logging
 import threading
 from datetime import datetime
 
-from sqlalchemy import Connection, Engine, insert
+from sqlalchemy import Connection, Engine, bindparam, insert, select
 
 from maildesk import logs
 from maildesk.addresses import normalise_address, one_line
 from maildesk.clock import utc
 from maildesk.inbound.lenient import glance
 from maildesk.inbound.relays import Origin
+from maildesk.store.db import reading
 from maildesk.store.models import inbound
 
 log = logging.getLogger("maildesk.intake")
+
+# Sources of `maildesk import`: processed as of the message's own Date (`received_at`);
+# `import` records its notifications as withheld, `import-notify` sends them as live mail.
+IMPORTED = "import"
+IMPORTED_NOTIFYING = "import-notify"
+IMPORT_SOURCES = frozenset({IMPORTED, IMPORTED_NOTIFYING})
 
 
 def store(
@@ -40,6 +47,50 @@ def store(
         inbound_id = _insert(conn, row)
     _accepted(inbound_id, row)
     return inbound_id
+
+
+def store_many(engine: Engine, messages: list[dict]) -> list[int]:
+    """Commit many messages in one transaction (one fsync); their spool ids, in order.
+
+    Each item holds `store`'s keyword arguments (`raw`, `source`, `now`, ...). All or none
+    are stored: a caller that needs one failure not to fail the others stores them again
+    one by one."""
+    if not messages:
+        return []
+    rows = [
+        _row(
+            m["raw"],
+            m["source"],
+            m["now"],
+            m.get("mail_from", ""),
+            m.get("rcpt_tos", ()),
+            m.get("source_key"),
+        )
+        for m in messages
+    ]
+    with engine.begin() as conn:
+        ids = list(
+            conn.execute(
+                insert(inbound).returning(inbound.c.id, sort_by_parameter_order=True), rows
+            ).scalars()
+        )
+    for inbound_id, row in zip(ids, rows, strict=True):
+        _accepted(inbound_id, row)
+    return ids
+
+
+_BY_SOURCE_KEY = select(inbound.c.source_key, inbound.c.id, inbound.c.status).where(
+    inbound.c.source_key.in_(bindparam("keys", expanding=True))
+)
+
+
+def stored(engine: Engine, source_keys: list[str]) -> dict[str, tuple[int, str]]:
+    """source_key -> (spool id, status) of those of `source_keys` already in the spool."""
+    if not source_keys:
+        return {}
+    with reading(engine) as conn:
+        found = conn.execute(_BY_SOURCE_KEY, {"keys": source_keys}).all()
+    return {r.source_key: (r.id, r.status) for r in found}
 
 
 def _row(raw, source, now, mail_from, rcpt_tos, source_key, origin=None) -> dict:

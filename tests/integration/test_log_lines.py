@@ -48,9 +48,7 @@ def _one_request(tmp_path, db_url, fmt: str) -> list[str]:
 
 def _about_the_request(records: list[dict]) -> list[dict]:
     """Every record but the daemon's own start/stop and cluster bookkeeping."""
-    return [
-        r for r in records if r["logger"] not in ("maildesk.app", "maildesk.cluster")
-    ]
+    return [r for r in records if r["logger"] not in ("maildesk.app", "maildesk.cluster")]
 
 
 def _check(records: list[dict]) -> None:
