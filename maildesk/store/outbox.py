@@ -114,11 +114,7 @@ class Notifier:
         now: datetime,
         prepare: Any = None,
     ) -> int | None:
-        exists = conn.execute(
-            _SAME_NOTIFICATION,
-            {"cause": cause, "recipient": note.recipient, "template": note.template},
-        ).first()
-        if exists:
+        if _already_queued(conn, note, cause):
             return None
         ticket = conn.execute(_TICKET, {"ticket": ticket_id}).one()
         details = conn.execute(_DETAILS, {"ticket": ticket_id}).first()
@@ -441,11 +437,7 @@ class WithheldNotifier(Notifier):
     def enqueue(
         self, conn: Connection, ticket_id: int, note: Notify, cause: str, now: datetime
     ) -> int | None:
-        exists = conn.execute(
-            _SAME_NOTIFICATION,
-            {"cause": cause, "recipient": note.recipient, "template": note.template},
-        ).first()
-        if exists:
+        if _already_queued(conn, note, cause):
             return None
         ticket = conn.execute(_TICKET_KEY, {"ticket": ticket_id}).one()
         sender = self.config.queue_named(ticket.queue).addresses[0]
@@ -486,3 +478,12 @@ _NAME = select(participants.c.name).where(
     participants.c.ticket_id == bindparam("ticket"),
     participants.c.address == bindparam("address"),
 )
+
+
+def _already_queued(conn: Connection, note: Notify, cause: str) -> bool:
+    """The same notification (cause, recipient, template) is in the outbox: once only."""
+    found = conn.execute(
+        _SAME_NOTIFICATION,
+        {"cause": cause, "recipient": note.recipient, "template": note.template},
+    ).first()
+    return found is not None

@@ -429,7 +429,7 @@ def ticket_id_of(conn: Connection, key: str) -> int:
 
 
 # The statements of the per-message path, built once: building a statement object costs
-# more than running it on SQLite (bench/README.md, "Where the time goes").
+# more than running it on SQLite (bench/README.md, "Performance figures").
 _INBOUND_DONE = update(inbound).where(inbound.c.id == bindparam("row"))
 _NEXT_NUMBER = (
     update(queue_counters)
