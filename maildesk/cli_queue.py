@@ -18,7 +18,7 @@ from maildesk import logs
 
 
 def add_spool_commands(sub, instant) -> None:
-    spool = sub.add_parser("spool", help="inbound mail: list, show, retry, export")
+    spool = sub.add_parser("spool", help="inbound mail: list, show, retry, release, export")
     ssub = spool.add_subparsers(dest="spool_command", required=True, metavar="ACTION")
     slist = ssub.add_parser("list", help="spooled mail, oldest first")
     slist.add_argument("--state", choices=["pending", "quarantined", "done"])
@@ -35,6 +35,13 @@ def add_spool_commands(sub, instant) -> None:
     sretry.add_argument("--as", dest="actor", metavar="WHO", help="who (default: your login)")
     sretry.add_argument("--now", type=instant, metavar="ISO8601", help=argparse.SUPPRESS)
     sretry.set_defaults(handler=_spool_retry)
+    srelease = ssub.add_parser(
+        "release", help="mail kept as spam (from a trusted relay) to the worker as a person's"
+    )
+    srelease.add_argument("ids", type=int, nargs="+", metavar="ID")
+    srelease.add_argument("--as", dest="actor", metavar="WHO", help="who (default: your login)")
+    srelease.add_argument("--now", type=instant, metavar="ISO8601", help=argparse.SUPPRESS)
+    srelease.set_defaults(handler=_spool_release)
     sexport = ssub.add_parser("export", help="the raw bytes, as received, to stdout")
     sexport.add_argument("id", type=int, metavar="ID")
     sexport.set_defaults(handler=_spool_export)
@@ -138,6 +145,18 @@ def _spool_retry(args: argparse.Namespace, config: config_module.Config) -> int:
     for note in notes:
         print(f"maildesk: {note}", file=sys.stderr)
     print(json.dumps({"requeued": done}))
+    return 0 if done or not notes else 1
+
+
+def _spool_release(args: argparse.Namespace, config: config_module.Config) -> int:
+    from maildesk.store import queue
+
+    done, notes = queue.release_spam(
+        _engine(config), args.ids, _actor(args), args.now or datetime.now(UTC)
+    )
+    for note in notes:
+        print(f"maildesk: {note}", file=sys.stderr)
+    print(json.dumps({"released": done}))
     return 0 if done or not notes else 1
 
 

@@ -125,39 +125,69 @@ def retry_spool(
     if ids is not None:
         picked = picked & inbound.c.id.in_(ids)
     with engine.begin() as conn:
-        done = sorted(
-            conn.execute(
-                update(inbound)
-                .where(picked)
-                .values(
-                    status="received",
-                    attempts=0,
-                    next_attempt_at=None,
-                    outcome=None,
-                    reason=None,
-                    processed_at=None,
-                )
-                .returning(inbound.c.id, inbound.c.message_id)
-            ).all()
-        )
-        if done:
-            conn.execute(
-                insert(decisions),
-                [
-                    {
-                        "inbound_id": row.id,
-                        "message_id": row.message_id,
-                        "at": now,
-                        "step": "admin",
-                        "action": "requeued",
-                        "reason": f"requeued by {actor}",
-                        "ticket_key": None,
-                    }
-                    for row in done
-                ],
+        done = _requeue(conn, picked, {}, "requeued", f"requeued by {actor}", now)
+        notes = _not_requeued(conn, ids, set(done), inbound, "quarantined")
+    return done, notes
+
+
+SPAM_REASON = "spam: %"  # the outcome reason of mail the trusted relay marked as spam
+
+
+def release_spam(
+    engine: Engine, ids: list[int], actor: str, now: datetime
+) -> tuple[list[int], list[str]]:
+    """Mail kept as spam (`ignored`, `spam: …`) back to the worker as a person's mail: the
+    relay's verdict is no longer believed for it (its row no longer counts as from a
+    trusted relay), so it opens or joins a ticket and is answered like any other. Each
+    release is a decision in its trace saying who and when."""
+    picked = (
+        (inbound.c.status == "done")
+        & (inbound.c.outcome == "ignored")
+        & inbound.c.reason.like(SPAM_REASON)
+        & inbound.c.id.in_(ids)
+    )
+    with engine.begin() as conn:
+        why = f"released from spam by {actor}: the relay's verdict is not believed"
+        done = _requeue(conn, picked, {"relay_trusted": False}, "released", why, now)
+        notes = _not_requeued(conn, ids, set(done), inbound, "ignored as spam")
+    return done, notes
+
+
+def _requeue(conn, picked, extra: dict, action: str, reason: str, now: datetime) -> list[int]:
+    """Rows matching `picked` back to pending, attempts reset, with a decision each."""
+    done = sorted(
+        conn.execute(
+            update(inbound)
+            .where(picked)
+            .values(
+                status="received",
+                attempts=0,
+                next_attempt_at=None,
+                outcome=None,
+                reason=None,
+                processed_at=None,
+                **extra,
             )
-        notes = _not_requeued(conn, ids, {row.id for row in done}, inbound, "quarantined")
-    return [row.id for row in done], notes
+            .returning(inbound.c.id, inbound.c.message_id)
+        ).all()
+    )
+    if done:
+        conn.execute(
+            insert(decisions),
+            [
+                {
+                    "inbound_id": row.id,
+                    "message_id": row.message_id,
+                    "at": now,
+                    "step": "admin",
+                    "action": action,
+                    "reason": reason,
+                    "ticket_key": None,
+                }
+                for row in done
+            ],
+        )
+    return [row.id for row in done]
 
 
 def _not_requeued(conn, ids, done: set[int], table, wanted: str) -> list[str]:

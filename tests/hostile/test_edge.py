@@ -206,6 +206,33 @@ def test_spam_marked_by_a_trusted_relay_opens_nothing_and_answers_nothing(desk, 
     assert tuple(row) == ("done", "ignored", f"spam: {name}: {value}")
 
 
+def test_mail_kept_as_spam_is_listed_and_released_by_the_queue_commands(desk):
+    from maildesk.store import queue
+
+    spam = _spool(desk, message(headers=SPAM_MARKS[sorted(SPAM_MARKS)[0]]), trusted=True)
+    human = _spool(
+        desk, message(message_id="<other@acme.ch>", sender="Bob <bob@acme.ch>"), trusted=True
+    )
+    listed = {row["id"]: row for row in queue.list_spool(desk.engine, "done")}
+    assert listed[spam.inbound_id]["outcome"] == "ignored"
+
+    released, notes = queue.release_spam(
+        desk.engine, [spam.inbound_id, human.inbound_id, 999], "admin@help.example", NOW
+    )
+    assert released == [spam.inbound_id]
+    assert notes == [
+        f"{human.inbound_id}: not ignored as spam (it is done)",
+        "999: no such row",
+    ]
+    again = desk.worker.process(spam.inbound_id, NOW)
+    assert again.outcome == "created"
+    assert [m["template"] for m in outbox_to(desk, "alice@acme.ch")] == ["ack"]
+    steps = [(d["step"], d["action"]) for d in report.trace(desk.engine, "<req-1@acme.ch>")]
+    assert ("admin", "released") in steps
+    assert ("spam", "not-believed") in steps  # the verdict is noted, no longer believed
+    assert queue.release_spam(desk.engine, [spam.inbound_id], "admin@help.example", NOW)[0] == []
+
+
 @pytest.mark.parametrize("mark", sorted(NOT_SPAM))
 def test_a_trusted_relay_saying_not_spam_changes_nothing(desk, mark):
     result = _spool(desk, message(headers=NOT_SPAM[mark]), trusted=True)
