@@ -41,16 +41,18 @@ def _join_and_die(url: str, port: int) -> None:
 
 
 def _status(config: Path, now, *, as_json: bool = True):
-    """`maildesk status [--json] --now NOW`, as an admin runs it."""
+    """`maildesk status [--json] --now NOW`, as an admin runs it (its exit code is the
+    Nagios state: 2 CRITICAL while no instance is alive, so it is not checked here)."""
     args = ["--config", str(config), "status", "--now", now.isoformat()]
     done = subprocess.run(
         [sys.executable, "-m", "maildesk", *args, *(["--json"] if as_json else [])],
         capture_output=True,
         text=True,
-        check=True,
+        check=False,
         cwd=ROOT,
         timeout=60,
     )
+    assert done.returncode in (0, 1, 2), done.stderr
     return json.loads(done.stdout) if as_json else done.stdout
 
 
