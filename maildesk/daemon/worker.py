@@ -135,26 +135,38 @@ class Worker:
             fresh = claim_fresh(self.engine, now, size)
             while fresh:
                 left = batch - len(done) - len(fresh)
+                started = time.perf_counter()
                 out, fresh = run_batch(self, fresh, now, claim_next=max(0, min(size, left)))
+                self._observed(out, time.perf_counter() - started)
                 done.extend(out)
             if done:
                 # and one row that was tried before, if one is due: under a steady stream
                 # of new mail, retries must not wait for the stream to stop.
                 again = self._claim(now)
-                return done if again is None else [*done, self._attempt(*again, now)[0]]
+                if again is None:
+                    return done
+                started = time.perf_counter()
+                retried = self._attempt(*again, now)[0]
+                self._observed([retried], time.perf_counter() - started)
+                return [*done, retried]
         results: list[Result] = []
         claimed = self._claim(now)
         while claimed is not None:
             more = len(results) + 1 < batch
             started = time.perf_counter()
             result, following = self._attempt(*claimed, now, claim_next=more)
-            if self.observe is not None:
-                self.observe(result, time.perf_counter() - started)
+            self._observed([result], time.perf_counter() - started)
             results.append(result)
             if not more:
                 break
             claimed = self._claim(now) if following is _NOT_CLAIMED else following
         return results
+
+    def _observed(self, results: list[Result], seconds: float) -> None:
+        """Tell the metrics (when served) of each result; a batch's time is shared."""
+        if self.observe is not None and results:
+            for result in results:
+                self.observe(result, seconds / len(results))
 
     def process(self, inbound_id: int, now: datetime, *, force: bool = False) -> Result:
         """Process one spooled message; `force` ignores the retry delay (for `ingest`)."""

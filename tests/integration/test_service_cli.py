@@ -163,14 +163,14 @@ def test_status_exit_codes_follow_the_nagios_convention(tmp_path):
 
     member = Membership(services.engine, lambda: NOW, "127.0.0.1:1", 30.0, [])
     member.join()
-    member.beat()
+    member.beat()  # alive for three heartbeats: 15 s with a 30 s lease
     assert status(NOW) == (
         0,
         "MAILDESK OK - 1 instance(s) alive, 0 mail and 0 notification(s) pending, "
         "0 quarantined, 0 dead",
     )
     store(services.spool, message(), source="ingest", now=NOW)  # waiting, not processed
-    code, summary = status(NOW + timedelta(seconds=20))
+    code, summary = status(NOW + timedelta(seconds=10))
     assert code == 0
     old = _run(
         ["--config", str(cfg), "status", "--now", (NOW + timedelta(minutes=20)).isoformat()],
@@ -180,11 +180,11 @@ def test_status_exit_codes_follow_the_nagios_convention(tmp_path):
     services.worker.process_due(NOW)
     quarantined = store(services.spool, _nested(60), source="ingest", now=NOW)
     assert services.worker.process(quarantined, NOW).outcome == "quarantined"
-    code, summary = status(NOW + timedelta(seconds=20))
+    code, summary = status(NOW + timedelta(seconds=10))
     assert code == 1, summary
     assert summary.startswith("MAILDESK WARNING - 1 quarantined (above 0)")
     cfg.write_text(cfg.read_text() + "\n[status]\nquarantined_warning = 1\n")
-    assert status(NOW + timedelta(seconds=20))[0] == 0
+    assert status(NOW + timedelta(seconds=10))[0] == 0
     services.dispose()
 
 

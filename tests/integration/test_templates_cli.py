@@ -22,7 +22,7 @@ def test_list_names_every_template_and_its_languages(tmp_path, capsys):
     assert code == 0
     for name in TEMPLATE_NAMES:
         [line] = [x for x in out.splitlines() if x.split()[:1] == [name]]
-        assert line.split()[1:] == ["de", "en", "fr"]
+        assert line.split()[1:] == ["de", "en", "fr", "it"]
 
 
 def test_render_with_sample_data_prints_headers_text_and_html_file(tmp_path, capsys):
