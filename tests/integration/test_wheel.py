@@ -168,7 +168,7 @@ def test_installed_version_and_check_config_use_the_shipped_templates(installed)
     out = done.stdout.decode()
     assert f"templates: {installed.venv}/lib/" in out
     assert "site-packages/maildesk/templates/emails" in out
-    assert f"database: sqlite:///{state}/maildesk.store.db" in out
+    assert f"database: sqlite:///{state}/maildesk.db" in out
     assert list(installed.home.iterdir()) == []
 
 
@@ -247,7 +247,7 @@ def test_installed_daemon_under_a_notify_socket(installed, tmp_path):
     assert heard[-1] == "STOPPING=1"
     text = log.read_text()
     assert f"smtp=127.0.0.1:{port}" in text
-    assert f"database={state}/maildesk.store.db" in text
+    assert f"database={state}/maildesk.db" in text
     assert f'outbound="pickup {state}/outbox"' in text
     assert "site-packages/maildesk/templates/emails" in text
     assert text.count("action=stopping") == 1
@@ -256,10 +256,10 @@ def test_installed_daemon_under_a_notify_socket(installed, tmp_path):
     left = {p.name for p in state.iterdir()}
     assert left <= {
         "maildesk.toml",
-        "maildesk.store.db",
-        "maildesk.store.db-wal",
-        "maildesk.store.db-shm",
-        "maildesk.store.db-writer.lock",
+        "maildesk.db",
+        "maildesk.db-wal",
+        "maildesk.db-shm",
+        "maildesk.db-writer.lock",
         "outbox",
     }, left
 
