@@ -138,7 +138,7 @@ def test_poison_mail_is_quarantined_shown_retried_and_becomes_a_ticket(db_url, t
     assert steps[1] == ("admin", "requeued")
     assert "requeued by admin@help.example" in shown["trace"][1]["reason"]
     assert ("decide", "created") in steps or shown["outcome"] == "created"
-    [listed] = _json(cfg, "tickets", "list", "--json")
+    [listed] = _json(cfg, "tickets", "list", "--json")["tickets"]
     assert listed["requester"] == "bob@acme.ch"
     # Retrying again does nothing: it is no longer quarantined.
     again = _cli(cfg, "spool", "retry", str(row["id"]))
@@ -168,7 +168,12 @@ def test_dead_notifications_are_sent_again_once_each(db_url, tmp_path):
                 smtp.sendmail(f"client{i}@acme{i}.ch", ["support@help.example"], raw)
         dead = wait_for(
             lambda: (
-                len(found := _json(cfg, "outbox", "list", "--status", "dead", "--json")) == 20
+                len(
+                    found := _json(cfg, "outbox", "list", "--status", "dead", "--json")[
+                        "notifications"
+                    ]
+                )
+                == 20
                 and found
             ),
             timeout=60,
@@ -180,7 +185,12 @@ def test_dead_notifications_are_sent_again_once_each(db_url, tmp_path):
         wait_for(lambda: len(sink.received) >= 20, timeout=60)
         sent = wait_for(
             lambda: (
-                len(found := _json(cfg, "outbox", "list", "--status", "sent", "--json")) == 20
+                len(
+                    found := _json(cfg, "outbox", "list", "--status", "sent", "--json")[
+                        "notifications"
+                    ]
+                )
+                == 20
                 and found
             )
         )
@@ -191,7 +201,7 @@ def test_dead_notifications_are_sent_again_once_each(db_url, tmp_path):
     assert len(ids) == 20
     assert len(set(ids)) == 20
     assert {row["message_id"] for row in sent} == set(ids)
-    assert _json(cfg, "outbox", "list", "--status", "dead", "--json") == []
+    assert _json(cfg, "outbox", "list", "--status", "dead", "--json")["notifications"] == []
     shown = _json(cfg, "outbox", "show", str(dead[0]["id"]), "--json")
     assert shown["status"] == "sent"
     assert shown["attempts"] == 1
