@@ -200,6 +200,11 @@ def run(config: Config, clock: Callable[[], datetime] = system_clock) -> int:
     finally:
         daemon.shutdown()
         logs.decision(log, action="stopped")
+        # Stopping is done: a second stop signal (sent to the whole group, as `timeout`
+        # and systemd do) must not kill the exit itself. Python resets its own handlers to
+        # the default while it finalises, but leaves an ignored signal ignored.
+        for signum in STOP_SIGNALS:
+            signal.signal(signum, signal.SIG_IGN)
     return 0
 
 
