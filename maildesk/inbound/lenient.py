@@ -35,11 +35,13 @@ class Glance:
     size: int
 
 
-def glance(raw: bytes) -> Glance:
-    """The headers that identify a message, from whatever can be read of it."""
+def glance(raw: bytes, sha256: str | None = None) -> Glance:
+    """The headers that identify a message, from whatever can be read of it. `sha256`:
+    the bytes' digest when the caller has it already (the spool row stores it), so a large
+    message is not hashed twice on the intake path."""
     values = _first_values(_head(raw))
     ids = _MSGID.findall(values.get("message-id", ""))
-    sha = hashlib.sha256(raw).hexdigest()
+    sha = sha256 or hashlib.sha256(raw).hexdigest()
     senders = _addresses(values.get("from", ""))
     return Glance(
         sender=senders[0] if senders else "",

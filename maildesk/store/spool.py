@@ -119,7 +119,7 @@ def _accepted(inbound_id: int, row: dict) -> None:
     """The one intake line: who wrote to whom, which message, how big, from where."""
     if not log.isEnabledFor(logging.INFO):
         return
-    seen = glance(row["raw"])
+    seen = glance(row["raw"], row["sha256"])
     logs.decision(
         log,
         inbound=inbound_id,

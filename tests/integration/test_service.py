@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import free_port
-from tests.integration.daemon import wait_for, write_config
+from tests.integration.daemon import group_members, wait_for, write_config
 from tests.mail import message
 
 pytestmark = pytest.mark.slow
@@ -52,19 +52,6 @@ def _listening(port: int, proc: subprocess.Popen[bytes], log: Path) -> None:
     wait_for(lambda: "action=started" in log.read_text(), timeout=30)
 
 
-def _group_members(pgid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[2]) == pgid and fields[0] != "Z":
-                found.append(int(entry.name))
-    return found
-
-
 def _send(port: int, raw: bytes) -> None:
     with smtplib.SMTP("127.0.0.1", port, timeout=15) as smtp:
         smtp.sendmail("alice@acme.ch", ["support@help.example"], raw)
@@ -96,7 +83,7 @@ def test_a_busy_port_is_one_line_and_a_prompt_exit_with_no_process_left(tmp_path
     assert len(lines) == 1, lines
     assert f"cannot listen on 127.0.0.1:{port}" in lines[0]
     assert "Address already in use" in lines[0]
-    assert _group_members(proc.pid) == []  # nothing was forked, nothing is left behind
+    assert group_members(proc.pid) == []  # nothing was forked, nothing is left behind
 
 
 @pytest.mark.parametrize(
@@ -114,7 +101,7 @@ def test_a_stop_signal_stops_it_once_gracefully(tmp_path, sig, to):
     proc = _start(cfg, log)
     try:
         _listening(port, proc, log)
-        assert len(_group_members(proc.pid)) >= 2  # the daemon and its worker
+        assert len(group_members(proc.pid)) >= 2  # the daemon and its worker
         _send(port, message())
         if to.startswith("process"):
             proc.send_signal(sig)
@@ -132,7 +119,7 @@ def test_a_stop_signal_stops_it_once_gracefully(tmp_path, sig, to):
     assert "action=left" in text
     assert "action=stopped" in text
     assert "Traceback" not in text
-    wait_for(lambda: _group_members(proc.pid) == [], timeout=10)
+    wait_for(lambda: group_members(proc.pid) == [], timeout=10)
 
 
 def test_sighup_reopens_the_log_and_reloads_templates_refusing_a_broken_set(tmp_path):
@@ -218,4 +205,4 @@ def test_sigterm_arriving_during_start_up_still_stops_it_cleanly(tmp_path):
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
     assert log.read_text().count("action=stopping") == 1
-    wait_for(lambda: _group_members(proc.pid) == [], timeout=10)
+    wait_for(lambda: group_members(proc.pid) == [], timeout=10)

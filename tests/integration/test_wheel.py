@@ -26,7 +26,7 @@ import pytest
 
 from maildesk import __version__
 from tests.conftest import free_port
-from tests.integration.daemon import wait_for
+from tests.integration.daemon import group_members, wait_for
 from tests.mail import message
 
 pytestmark = pytest.mark.slow
@@ -197,19 +197,6 @@ def test_installed_without_psycopg_a_postgresql_url_names_the_extra(installed):
     assert installed.run("--config", config, "ingest", "-", stdin=message()).returncode == 75
 
 
-def _group_members(pgid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[2]) == pgid and fields[0] != "Z":
-                found.append(int(entry.name))
-    return found
-
-
 def test_installed_daemon_under_a_notify_socket(installed, tmp_path):
     port = free_port()
     state = _state(installed, "daemon", port)
@@ -251,7 +238,7 @@ def test_installed_daemon_under_a_notify_socket(installed, tmp_path):
     assert f'outbound="pickup {state}/outbox"' in text
     assert "site-packages/maildesk/templates/emails" in text
     assert text.count("action=stopping") == 1
-    wait_for(lambda: _group_members(proc.pid) == [], timeout=10)
+    wait_for(lambda: group_members(proc.pid) == [], timeout=10)
     assert list(installed.home.iterdir()) == []  # nothing outside its state folder
     left = {p.name for p in state.iterdir()}
     assert left <= {
