@@ -8,6 +8,7 @@ histogram holds 50 observations, and the shared queue gauges are back to zero.
 from __future__ import annotations
 
 import smtplib
+import urllib.error
 import urllib.request
 
 import pytest
@@ -33,6 +34,15 @@ def _scrape(port: int) -> dict[tuple[str, tuple], float]:
     }
 
 
+def _scrape_when_served(port: int) -> dict[tuple[str, tuple], float] | None:
+    """The SMTP socket is bound before the fork, so it answers before the metrics server
+    (started with the daemon's threads) listens: refused connections mean "not yet"."""
+    try:
+        return _scrape(port)
+    except urllib.error.URLError:
+        return None
+
+
 def test_metrics_after_fifty_mails_count_what_was_sent(db_url, tmp_path):
     path, port = write_config(tmp_path, db_url)
     metrics_port = free_port()
@@ -40,7 +50,7 @@ def test_metrics_after_fifty_mails_count_what_was_sent(db_url, tmp_path):
         fh.write(f'\n[metrics]\nlisten = "127.0.0.1:{metrics_port}"\n')
     daemon = Daemon(path, port, tmp_path / "daemon.log").start()
     try:
-        wait_for(lambda: _scrape(metrics_port))
+        wait_for(lambda: _scrape_when_served(metrics_port))
         with smtplib.SMTP("127.0.0.1", port, timeout=15) as smtp:
             for i in range(COUNT):
                 raw = message(
