@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from maildesk import config as config_module
 
 EX_TEMPFAIL = 75
-BATCHES_PER_CHUNK = 2  # messages read and stored in one commit: two batches' worth
+BATCHES_PER_CHUNK = 1  # messages read and stored in one commit: a batch's worth
 
 
 def add_parser(sub, instant) -> None:
@@ -49,16 +49,29 @@ def add_parser(sub, instant) -> None:
         metavar="N",
         help="messages applied in one transaction (default 200)",
     )
+    imp.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        metavar="N",
+        help="processes that read and parse mail beside the one that writes "
+        "(default: one per CPU but one, at most 4; 0: all in one process)",
+    )
     imp.set_defaults(handler=run_import)
 
 
 def run_import(args: argparse.Namespace, config: config_module.Config) -> int:
     from maildesk.daemon.app import build
-    from maildesk.daemon.importer import chunks, import_chunk, in_order
+    from maildesk.daemon.importer import import_chunk, in_order
     from maildesk.daemon.mailfiles import NotAMailbox, find
+    from maildesk.daemon.readahead import ReadAhead, default_jobs
 
     if not 1 <= args.batch <= 10000:
         print("maildesk: --batch must be from 1 to 10000", file=sys.stderr)
+        return 2
+    jobs = default_jobs() if args.jobs is None else args.jobs
+    if not 0 <= jobs <= 64:
+        print("maildesk: --jobs must be from 0 to 64", file=sys.stderr)
         return 2
     if args.log_level != "DEBUG":  # one line per message would bury the progress bar
         for name in ("maildesk.intake", "maildesk.worker", "maildesk.outbox"):
@@ -73,9 +86,11 @@ def run_import(args: argparse.Namespace, config: config_module.Config) -> int:
     todo = in_order(found, args.since, now)
     counts: Counter = Counter(older=len(found) - len(todo))
     config = replace(config, processing=replace(config.processing, batch_size=args.batch))
+    readers = ReadAhead(config, jobs)  # forked before any database connection exists
     try:
         services = build(config)
     except Exception as exc:  # noqa: BLE001 - plainly reported; the import can be run again
+        readers.close()
         print(f"maildesk: cannot open the database: {exc}", file=sys.stderr)
         return EX_TEMPFAIL
 
@@ -88,8 +103,10 @@ def run_import(args: argparse.Namespace, config: config_module.Config) -> int:
 
     status = 0
     try:
-        for part in chunks(todo, BATCHES_PER_CHUNK * args.batch):
-            counts += import_chunk(services, part, now, notify=args.notify, report=report)
+        for part, ahead in readers.chunks(todo, BATCHES_PER_CHUNK * args.batch):
+            counts += import_chunk(
+                services, part, now, notify=args.notify, report=report, ahead=ahead
+            )
             if args.json:
                 sys.stdout.flush()
     except KeyboardInterrupt:
@@ -99,6 +116,7 @@ def run_import(args: argparse.Namespace, config: config_module.Config) -> int:
         status = EX_TEMPFAIL
     finally:
         bar.close()
+        readers.close()
         services.dispose()
     print(summary(counts, time.monotonic() - started, status), file=sys.stderr)
     return status

@@ -18,6 +18,7 @@ onto a request of the same batch exactly as it would one message at a time.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -34,6 +35,9 @@ log = logging.getLogger("maildesk.worker")
 LEASE = timedelta(seconds=60)  # a claimed row is retried after this if its worker died
 Worker = Any  # maildesk.daemon.worker.Worker, which imports this module
 Result = Any
+# A message parsed and read ahead: (Parsed, its request-quality Reading), or (None, None)
+# when the parser refused it (then it runs alone, where the refusal is recorded).
+Prepared = tuple[Any, Any]
 
 _DUE = inbound.c.next_attempt_at.is_(None) | (inbound.c.next_attempt_at <= bindparam("now"))
 _FRESH = (
@@ -57,6 +61,11 @@ _COUNT = (
 )
 _ROWS = (
     select(inbound)
+    .where(inbound.c.id.in_(bindparam("rows", expanding=True)))
+    .order_by(inbound.c.id)
+)
+_ROWS_WITHOUT_RAW = (
+    select(*(c for c in inbound.c if c.name != "raw"))
     .where(inbound.c.id.in_(bindparam("rows", expanding=True)))
     .order_by(inbound.c.id)
 )
@@ -89,24 +98,23 @@ def claim_these(engine: Engine, rows: list[int], now: datetime) -> list[tuple[in
 
 
 def run_batch(
-    worker: Worker, claimed: list[tuple[int, int]], now: datetime, claim_next: int = 0
+    worker: Worker,
+    claimed: list[tuple[int, int]],
+    now: datetime,
+    claim_next: int = 0,
+    prepared: Mapping[int, Prepared] | None = None,
 ) -> tuple[list[Result], list[tuple[int, int]]]:
     """Process claimed rows: the first attempts together, the others alone, in id order.
 
     With `claim_next`, the transaction that applies the batch also claims up to that many
-    fresh rows, returned for the next call (one write transaction per batch)."""
+    fresh rows, returned for the next call (one write transaction per batch). `prepared`
+    holds rows already parsed and read elsewhere (`maildesk import`), by spool id; the
+    others are parsed here, before the transaction."""
     attempts = dict(claimed)
     alone = [i for i, n in claimed if n > 1]
     fresh = [i for i, n in claimed if n <= 1]
-    batch = []
-    if fresh:
-        with reading(worker.engine) as conn:
-            rows = conn.execute(_ROWS, {"rows": fresh}).all()
-        for row in rows:
-            try:
-                batch.append((row, parse(row.raw, worker.limits)))  # pure, costly: no lock held
-            except Exception:  # noqa: BLE001 - run alone, where the refusal is recorded
-                alone.append(row.id)
+    batch, refused = _parsed(worker, fresh, prepared or {})
+    alone.extend(refused)
     results: dict[int, Result] = {}
     following: list[tuple[int, int]] = []
     if batch:
@@ -115,8 +123,8 @@ def run_batch(
             with worker.engine.begin() as conn:
                 view = SqlView(conn)
                 done = [
-                    (row.id, *worker.apply_one(conn, view, row, parsed, now), parsed)
-                    for row, parsed in batch
+                    (row.id, *worker.apply_one(conn, view, row, parsed, now, found), parsed)
+                    for row, parsed, found in batch
                 ]
                 if claim_next:
                     following = _claim_fresh(conn, now, claim_next)
@@ -128,7 +136,7 @@ def run_batch(
                 rows=len(batch),
                 reason=f"{type(exc).__name__}: {exc}"[:500],
             )
-            alone.extend(row.id for row, _ in batch)
+            alone.extend(row.id for row, _, _ in batch)
             queued = []
         else:
             for inbound_id, key, draft, parsed in done:
@@ -141,16 +149,49 @@ def run_batch(
     return [results[i] for i in sorted(results)], following
 
 
-def process_rows(worker: Worker, rows: list[int], now: datetime) -> list[Result]:
+def _parsed(
+    worker: Worker, fresh: list[int], prepared: Mapping[int, Prepared]
+) -> tuple[list[tuple[Any, Any, Any]], list[int]]:
+    """(row, Parsed, Reading or None) of each row the parser reads, in id order, and the
+    ids of those it refuses (they run alone, where the refusal is recorded)."""
+    if not fresh:
+        return [], []
+    ahead = [i for i in fresh if i in prepared]
+    unread = [i for i in fresh if i not in prepared]
+    with reading(worker.engine) as conn:
+        rows = conn.execute(_ROWS, {"rows": unread}).all() if unread else []
+        if ahead:  # the bytes were parsed already: the rest of the row will do
+            rows += conn.execute(_ROWS_WITHOUT_RAW, {"rows": ahead}).all()
+    batch, refused = [], []
+    for row in sorted(rows, key=lambda r: r.id):
+        parsed, found = prepared.get(row.id, (None, None))
+        if parsed is None and row.id not in prepared:
+            try:
+                parsed = parse(row.raw, worker.limits)  # pure, costly: no lock held
+            except Exception:  # noqa: BLE001 - run alone, where the refusal is recorded
+                parsed = None
+        if parsed is None:
+            refused.append(row.id)
+        else:
+            batch.append((row, parsed, found))
+    return batch, refused
+
+
+def process_rows(
+    worker: Worker,
+    rows: list[int],
+    now: datetime,
+    prepared: Mapping[int, Prepared] | None = None,
+) -> list[Result]:
     """Process exactly these spool rows (those still waiting), in batches of
     `[processing] batch_size`, retrying a failed one at once up to `max_attempts` times,
-    as `maildesk ingest` does. For `maildesk import`."""
+    as `maildesk ingest` does. For `maildesk import` (`prepared`: see `run_batch`)."""
     now = utc(now)
     size = worker.config.processing.batch_size
     results: list[Result] = []
     for start in range(0, len(rows), size):
         claimed = claim_these(worker.engine, rows[start : start + size], now)
-        results.extend(run_batch(worker, claimed, now)[0])
+        results.extend(run_batch(worker, claimed, now, prepared=prepared)[0])
     for n in range(len(results)):
         for _ in range(worker.config.processing.max_attempts):
             if results[n].outcome != "retry":

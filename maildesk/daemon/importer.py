@@ -13,14 +13,15 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
 
 from maildesk.clock import utc
-from maildesk.daemon.batch import process_rows
+from maildesk.daemon.batch import Prepared, process_rows
 from maildesk.daemon.mailfiles import Found
+from maildesk.daemon.readahead import Ahead
 from maildesk.store import spool
 from maildesk.store.spool import IMPORTED, IMPORTED_NOTIFYING
 
@@ -48,19 +49,21 @@ def in_order(found: Iterable[Found], since: datetime | None, now: datetime) -> l
     return [f for f in kept if since is None or f.written >= since]
 
 
-def chunks(items: list[Found], size: int) -> Iterator[list[Found]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
 def import_chunk(
-    services, part: list[Found], now: datetime, *, notify: bool, report: Report
+    services,
+    part: list[Found],
+    now: datetime,
+    *,
+    notify: bool,
+    report: Report,
+    ahead: list[Ahead] | None = None,
 ) -> Counter:
     """Store the messages of `part` not yet in the spool (one commit), then process every
-    one still waiting. Counts the outcomes; `report` gets one dict per message."""
+    one still waiting. Counts the outcomes; `report` gets one dict per message. `ahead`:
+    the messages of `part` already read and parsed (`maildesk.daemon.readahead`)."""
     now = utc(now)
     counts: Counter = Counter()
-    raws = [f.read() for f in part]
+    raws = [a[0] for a in ahead] if ahead is not None else [f.read() for f in part]
     keys = [source_key(f.location, raw) for f, raw in zip(part, raws, strict=True)]
     known = spool.stored(services.spool, keys)
     source = IMPORTED_NOTIFYING if notify else IMPORTED
@@ -72,14 +75,17 @@ def import_chunk(
     for key, inbound_id in _store(services, new).items():
         known[key] = (inbound_id, "received")
     where: dict[int, str] = {}
-    for f, key in zip(part, keys, strict=True):
+    prepared: dict[int, Prepared] = {}
+    for n, (f, key) in enumerate(zip(part, keys, strict=True)):
         inbound_id, status = known[key]
         if status == "received":
             where[inbound_id] = f.location
+            if ahead is not None:
+                prepared[inbound_id] = ahead[n][1]
         else:
             counts["already"] += 1
             report({"outcome": "already", "location": f.location, "inbound": inbound_id})
-    for result in process_rows(services.worker, sorted(where), now):
+    for result in process_rows(services.worker, sorted(where), now, prepared):
         counts[result.outcome] += 1
         location = where.pop(result.inbound_id)
         report(result.as_json() | {"location": location, "inbound": result.inbound_id})

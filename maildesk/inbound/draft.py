@@ -11,6 +11,7 @@ from maildesk.config import Config, Queue
 from maildesk.desk.effects import Decision, Effect, NewMessage, Outcome
 from maildesk.desk.view import View
 from maildesk.inbound.parse import Parsed
+from maildesk.inbound.quality.assess import Reading
 from maildesk.inbound.relays import Origin
 from maildesk.inbound.screen import Screening
 from maildesk.inbound.thread import Threading
@@ -40,6 +41,9 @@ class Draft:
     effects: tuple[Effect, ...] = ()
     outcome: Outcome | None = field(default=None)
     flags: tuple[str, ...] = ()  # oddities carried into the outcome's reason
+    # The request-quality reading of the mail (`request_quality.reading`) when it was read
+    # ahead of the pipeline (an import reads it in another process); None: read when needed.
+    reading: Reading | None = None
 
     def note(self, step: str, action: str, reason: str = "") -> Draft:
         return replace(self, decisions=(*self.decisions, Decision(step, action, reason)))

@@ -11,25 +11,38 @@ from typing import TYPE_CHECKING
 
 from maildesk.desk.effects import Notify, RecordEvent, UpdateDetails
 from maildesk.desk.labels import label
-from maildesk.inbound.quality.assess import Assessment, assess, merge_reply
+from maildesk.inbound.quality.assess import Assessment, Reading, conclude, merge_reply, read
 
 if TYPE_CHECKING:
+    from maildesk.config import Config
     from maildesk.desk.view import TicketRef
     from maildesk.inbound.draft import Context, Draft
+    from maildesk.inbound.parse import Parsed
 
 
-def assessment(draft: Draft, ctx: Context, text: str | None = None) -> Assessment:
+def assessment(draft: Draft, ctx: Context) -> Assessment:
+    """The request's assessment: what the mail says (read ahead when the draft carries it),
+    weighed with the requester's earlier language."""
     p = draft.parsed
+    found = draft.reading if draft.reading is not None else reading(p, ctx.config)
     known = ctx.view.requester_language(p.sender) if p.sender else None
-    return assess(
-        p.subject,
-        p.text_body if text is None else text,
-        p.attachments,
-        ctx.config.quality,
-        enabled=ctx.config.languages.enabled,
-        content_language=p.headers.get("content-language", ""),
+    return conclude(
+        found,
         previous_language=known[0] if known else "",
         language_chosen=bool(known and known[1]),
+    )
+
+
+def reading(p: Parsed, config: Config) -> Reading:
+    """What the mail alone says (`assess.read`): pure, so it may run ahead of the pipeline,
+    outside the write transaction or in another process (`maildesk import`)."""
+    return read(
+        p.subject,
+        p.text_body,
+        p.attachments,
+        config.quality,
+        enabled=config.languages.enabled,
+        content_language=p.headers.get("content-language", ""),
     )
 
 

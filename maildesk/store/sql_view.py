@@ -65,10 +65,9 @@ class SqlView:
         """(language, set by a consultant) of `requester`: the latest one a consultant set
         with `#language` on any of their tickets, else their latest ticket's; None for a
         new requester."""
-        chosen = self.conn.execute(_LANGUAGE_CHOSEN, {"requester": requester}).scalar()
+        chosen, latest = self.conn.execute(_LANGUAGES, {"requester": requester}).one()
         if chosen:
             return chosen, True
-        latest = self.conn.execute(_LATEST_LANGUAGE, {"requester": requester}).scalar()
         return (latest, False) if latest else None
 
     def last_notification_to(self, recipient: str) -> str | None:
@@ -161,6 +160,9 @@ _LATEST_LANGUAGE = (
     .where(tickets.c.requester == bindparam("requester"))
     .order_by(tickets.c.id.desc())
     .limit(1)
+)
+_LANGUAGES = select(  # one round trip for both: asked for every new request and reply
+    _LANGUAGE_CHOSEN.scalar_subquery(), _LATEST_LANGUAGE.scalar_subquery()
 )
 _ADDRESSES = select(participants.c.address).where(participants.c.ticket_id == bindparam("ticket"))
 _DETAILS = select(ticket_details).where(ticket_details.c.ticket_id == bindparam("ticket"))

@@ -3,6 +3,7 @@ the tickets message-by-message `ingest` gives. Real processes, real SQLite and P
 
 from __future__ import annotations
 
+import contextlib
 import json
 import mailbox
 import signal
@@ -143,12 +144,13 @@ def every_ticket(engine) -> list[dict]:
     return [report.show_ticket(engine, key) for key in keys]
 
 
-def test_import_gives_the_tickets_message_by_message_ingest_gives(db_url, tmp_path):
+@pytest.mark.parametrize("jobs", ["0", "2"])  # read in this process; read ahead by two more
+def test_import_gives_the_tickets_message_by_message_ingest_gives(db_url, tmp_path, jobs):
     mails = corpus(24)
     cfg, _ = write_config(tmp_path, db_url)
     box = maildir(tmp_path / "Maildir", mails)
 
-    done = run_cli(cfg, "import", "--json", "--batch", "7", str(box))
+    done = run_cli(cfg, "import", "--json", "--batch", "7", "--jobs", jobs, str(box))
     assert done.returncode == 0, done.stderr.decode()
     lines = [json.loads(line) for line in done.stdout.decode().splitlines()]
     assert len(lines) == len(mails)
@@ -196,6 +198,21 @@ def test_import_gives_the_tickets_message_by_message_ingest_gives(db_url, tmp_pa
     assert by_key["SUP-1"]["events"][0]["at"].replace(tzinfo=UTC) == mails[0][0]
 
 
+def children_of(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        with contextlib.suppress(OSError):
+            found.extend(int(c) for c in task.read_text().split())
+    return found
+
+
+def wait_until(predicate, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        assert time.monotonic() < deadline, "not in time"
+        time.sleep(0.1)
+
+
 def _drop_all(url: str) -> None:
     from tests.conftest import _reset_pg
 
@@ -220,14 +237,19 @@ def test_import_killed_halfway_and_run_again_imports_each_message_once(db_url, t
             "import",
             "--batch",
             "4",
+            "--jobs",
+            "2",
             str(box),
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
+    helpers: list[int] = []
     try:
         deadline = time.monotonic() + 240
         while time.monotonic() < deadline and first.poll() is None:
+            if len(helpers) < 2:
+                helpers = children_of(first.pid)
             try:
                 with engine.connect() as conn:
                     if conn.execute(processed).scalar_one() >= len(mails) // 2:
@@ -239,6 +261,9 @@ def test_import_killed_halfway_and_run_again_imports_each_message_once(db_url, t
     finally:
         first.wait(timeout=30)
     assert first.returncode == -signal.SIGKILL, first.stderr.read().decode()
+    # Its two read-ahead helpers notice and leave: nothing is left running.
+    assert len(helpers) == 2
+    wait_until(lambda: not any(Path(f"/proc/{pid}").exists() for pid in helpers), 10)
     with engine.connect() as conn:
         before = conn.execute(processed).scalar_one()
         stored = conn.execute(select(func.count()).select_from(inbound)).scalar_one()

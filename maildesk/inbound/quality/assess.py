@@ -65,6 +65,20 @@ def detect_language(text: str) -> str:
     return max(LANGUAGES, key=lambda lang: scores[lang])
 
 
+@dataclass(frozen=True)
+class Reading:
+    """Everything `assess` reads from the mail alone: all of the assessment but the weight
+    of the requester's earlier language. Costly (the language model, the field patterns)
+    and needing no database, so a batch or an import reads it ahead, outside the write
+    transaction or in another process."""
+
+    fields: dict[str, str]
+    missing: tuple[str, ...]
+    subject: SubjectVerdict
+    language: languages.Evidence
+    criticality_defaulted: bool
+
+
 def assess(
     subject: str,
     text: str,
@@ -79,24 +93,50 @@ def assess(
     """Everything the desk needs to know about a new request, from its subject, text and files.
 
     Fields are read from the body and from the subject; the body wins where both give one."""
+    found = read(
+        subject, text, attachments, config, enabled=enabled, content_language=content_language
+    )
+    return conclude(found, previous_language=previous_language, language_chosen=language_chosen)
+
+
+def read(
+    subject: str,
+    text: str,
+    attachments: Sequence[Attachment] = (),
+    config: QualityConfig | None = None,
+    *,
+    enabled: Sequence[str] = LANGUAGES,
+    content_language: str = "",
+) -> Reading:
     config = config or QualityConfig()
     fresh = extract.fresh_text(text)
     values, given = _read_fields(fresh, attachments, config)
     values, given = _with_subject(values, given, subject_fields(subject))
-    verdict = languages.detect(
+    evidence = languages.evidence(
         subject,
         fresh if fresh.strip() else text,
         enabled=enabled,
         content_language=content_language,
-        previous=previous_language,
-        chosen=language_chosen,
     )
-    return Assessment(
+    return Reading(
         fields=values,
         missing=tuple(key for key in config.required_fields if _absent(values, key)),
         subject=judge_subject(subject, config),
-        language=verdict.language,
+        language=evidence,
         criticality_defaulted="criticality" not in given,
+    )
+
+
+def conclude(
+    found: Reading, *, previous_language: str = "", language_chosen: bool = False
+) -> Assessment:
+    verdict = languages.weigh(found.language, previous=previous_language, chosen=language_chosen)
+    return Assessment(
+        fields=dict(found.fields),
+        missing=found.missing,
+        subject=found.subject,
+        language=verdict.language,
+        criticality_defaulted=found.criticality_defaulted,
         language_reason=verdict.reason,
     )
 

@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import functools
 import re
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+from maildesk.inbound.quality.subject import fold as fold_word
 
 LANGUAGES = ("fr", "de", "it", "en")
 DEFAULT = "fr"
@@ -118,8 +119,7 @@ class Verdict:
 
 
 def fold(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).replace("’", "'")
+    return fold_word(text).replace("’", "'")
 
 
 def detect(
@@ -134,9 +134,28 @@ def detect(
     """The request's language; `text` is the customer's own text (quotes removed).
     `previous` is the requester's language on earlier tickets, `chosen` whether a
     consultant set it (then it outweighs anything but a clear text in another language)."""
+    found = evidence(subject, text, enabled=enabled, content_language=content_language)
+    return weigh(found, previous=previous, chosen=chosen)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the mail itself says of its language: the costly part of `detect` (the model
+    and the cues), which needs no history, so it can be read ahead of the transaction that
+    knows the requester's earlier language."""
+
+    enabled: tuple[str, ...]
+    scores: tuple[tuple[str, float], ...]  # every enabled language, in `enabled` order
+    reasons: tuple[str, ...]
+    text_reason: str = ""  # "text=de:0.93": the model's best guess, first in the trace
+
+
+def evidence(
+    subject: str, text: str, *, enabled: Sequence[str] = LANGUAGES, content_language: str = ""
+) -> Evidence:
     enabled = tuple(lang for lang in enabled if lang in LANGUAGES) or (DEFAULT,)
     if len(enabled) == 1:
-        return Verdict(enabled[0], ((enabled[0], 1.0),), "only language enabled")
+        return Evidence(enabled, ((enabled[0], 1.0),), ("only language enabled",))
     own = own_words(text)
     scores = dict.fromkeys(enabled, 0.0)
     reasons: list[str] = []
@@ -153,6 +172,18 @@ def detect(
     if declared in scores:
         scores[declared] += CONTENT_LANGUAGE_WEIGHT
         reasons.append(f"content-language={declared}")
+    best = max(model, key=model.get) if model else ""
+    text_reason = f"text={best}:{model[best]:.2f}" if best else ""
+    return Evidence(enabled, tuple(scores.items()), tuple(reasons), text_reason)
+
+
+def weigh(found: Evidence, *, previous: str = "", chosen: bool = False) -> Verdict:
+    """The verdict from the mail's own evidence and the requester's history."""
+    enabled = found.enabled
+    if len(enabled) == 1:
+        return Verdict(enabled[0], found.scores, found.reasons[0])
+    scores = dict(found.scores)
+    reasons = list(found.reasons)
     if previous in scores:
         scores[previous] += CHOSEN_WEIGHT if chosen else PREVIOUS_WEIGHT
         reasons.append(f"{'chosen' if chosen else 'earlier'}={previous}")
@@ -160,9 +191,8 @@ def detect(
     if ranked[0][1] < MIN_DECISIVE:
         fallback = DEFAULT if DEFAULT in enabled else enabled[0]
         return Verdict(fallback, tuple(ranked), "nothing decides: default")
-    best = max(model, key=model.get) if model else ""
-    if best:
-        reasons.insert(0, f"text={best}:{model[best]:.2f}")
+    if found.text_reason:
+        reasons.insert(0, found.text_reason)
     return Verdict(ranked[0][0], tuple(ranked), " ".join(reasons))
 
 

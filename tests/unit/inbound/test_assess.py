@@ -323,3 +323,37 @@ def test_every_requirable_field_can_be_required() -> None:
 def test_value_objects_are_frozen() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         CONFIG.min_subject_chars = 1  # type: ignore[misc]
+
+
+def test_fold_strips_every_combining_mark_as_the_character_by_character_definition_does():
+    """`fold` removes combining marks with one precomputed pattern; it must agree with the
+    plain definition (NFKD, then drop each character whose combining class is not 0)."""
+    import random
+    import unicodedata
+
+    from maildesk.inbound.quality.subject import fold
+
+    def plain(text: str) -> str:
+        decomposed = unicodedata.normalize("NFKD", text.casefold())
+        return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+    rnd = random.Random(7)
+    samples = ["Problème", "PROBLÈME", "Straße", "ﬁchier", "naïve café", "x\u0301\u0302", "ß"]
+    samples += ["Ελληνικά", "עִבְרִית", "हिन्दी", "ﾊﾝｶｸ", "İstanbul", "Grüße", "ça", "𝔄𝔟"]
+    samples += ["".join(chr(rnd.randrange(0x20, 0x30000)) for _ in range(12)) for _ in range(3000)]
+    assert [fold(s) for s in samples] == [plain(s) for s in samples]
+    assert fold("Problème") == fold("PROBLEME") == "probleme"
+
+
+def test_a_reading_done_ahead_weighed_later_equals_the_assessment_in_one_go():
+    """`read` (the mail alone) then `conclude` (with the requester's earlier language) is
+    what `assess` gives, whatever the history says."""
+    from maildesk.inbound.quality.assess import assess, conclude, read
+
+    subject = "Lohnabrechnung: Fehler beim Export"
+    text = "Guten Tag\n\nVersion: 12.4.1\nFirma: Muster AG\nTel. 031 123 45 67\n\nGruss"
+    for previous, chosen in (("", False), ("fr", False), ("fr", True), ("it", True)):
+        whole = assess(subject, text, previous_language=previous, language_chosen=chosen)
+        found = read(subject, text)
+        assert conclude(found, previous_language=previous, language_chosen=chosen) == whole
+    assert assess(subject, text, previous_language="fr", language_chosen=True).language == "de"

@@ -1,0 +1,111 @@
+"""Reading mail ahead for `maildesk import`: other processes read each message's file,
+parse it and read its request quality while this one writes the messages before.
+
+Why: parsing and the request-quality reading are pure and cost about half of a message's
+CPU; the rest (the pipeline's database questions and the writes) must stay in one process,
+one transaction at a time (SQLite has one writer anyway) and in the import's order, so that
+a reply threads onto its request exactly as it would message by message. So the pure half
+runs on the other CPUs, a chunk ahead of the writer; what comes back is plain data, and
+what the parser refuses comes back as such and is parsed again, alone, by the writer, which
+records the refusal as live mail's would be.
+
+The helpers are forked before any database connection exists, hold none, and leave when
+their parent dies (even killed outright), so an interrupted import leaves no process behind.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from multiprocessing.pool import AsyncResult
+from typing import Any
+
+from maildesk.config import Config
+from maildesk.daemon.mailfiles import Found
+from maildesk.inbound.limits import MimeLimits
+from maildesk.inbound.parse import parse
+from maildesk.inbound.request_quality import reading
+
+# A message as read ahead: its bytes and (Parsed, Reading); (None, None) when the parser
+# refused it, (Parsed, None) when only the reading failed (then the pipeline reads it).
+Ahead = tuple[bytes, tuple[Any, Any]]
+PER_TASK = 25  # messages sent to a helper at once: fewer, larger pipe writes
+
+
+def default_jobs() -> int:
+    """One helper per CPU but the writer's, at most four; none on a single CPU."""
+    return max(0, min(4, (os.cpu_count() or 1) - 1))
+
+
+class ReadAhead:
+    """`submit(part)` starts reading a chunk in the helpers; `take(handle)` waits for it.
+    With `jobs = 0` everything is read in this process, when taken."""
+
+    def __init__(self, config: Config, jobs: int) -> None:
+        self.config = config
+        self.limits = MimeLimits.of(config.processing)
+        self.pool = None
+        if jobs > 0:
+            context = multiprocessing.get_context("fork")
+            self.pool = context.Pool(jobs, _start, (config, os.getpid()))
+
+    def submit(self, part: Sequence[Found]) -> AsyncResult | Sequence[Found]:
+        if self.pool is None:
+            return part
+        return self.pool.map_async(_read, part, chunksize=PER_TASK)
+
+    def take(self, handle: AsyncResult | Sequence[Found]) -> list[Ahead]:
+        if isinstance(handle, AsyncResult):
+            return handle.get()
+        return [prepare(f.read(), self.config, self.limits) for f in handle]
+
+    def chunks(self, todo: Sequence[Found], size: int) -> Iterator[tuple[list[Found], list[Ahead]]]:
+        """`todo` in chunks of `size`, each with its messages read; the next chunk is read
+        while the caller writes this one."""
+        parts = [list(todo[start : start + size]) for start in range(0, len(todo), size)]
+        handle = self.submit(parts[0]) if parts else None
+        for n, part in enumerate(parts):
+            ahead = self.take(handle)
+            if n + 1 < len(parts):
+                handle = self.submit(parts[n + 1])
+            yield part, ahead
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.terminate()
+            self.pool.join()
+
+
+def prepare(raw: bytes, config: Config, limits: MimeLimits) -> Ahead:
+    """The bytes, parsed and read: pure."""
+    try:
+        parsed = parse(raw, limits)
+    except Exception:  # noqa: BLE001 - the writer parses it again and records why
+        return raw, (None, None)
+    try:
+        return raw, (parsed, reading(parsed, config))
+    except Exception:  # noqa: BLE001 - the pipeline reads it, and fails there if it must
+        return raw, (parsed, None)
+
+
+# A helper process's own state, set once by `_start` when the pool forks it.
+_HELPER: dict[str, Any] = {}
+
+
+def _start(config: Config, parent: int) -> None:
+    _HELPER.update(config=config, limits=MimeLimits.of(config.processing))
+    threading.Thread(target=_leave_with, args=(parent,), daemon=True).start()
+
+
+def _leave_with(parent: int) -> None:
+    """A parent killed with SIGKILL cannot stop its pool: its helpers notice it gone."""
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(0)
+
+
+def _read(found: Found) -> Ahead:
+    return prepare(found.read(), _HELPER["config"], _HELPER["limits"])
