@@ -99,6 +99,13 @@ _EMPTY_ELEMENTS = frozenset(
         "empty element in mailbox-list",
     )
 )
+# One mailbox, `Name Of Person <local@domain>` or a bare `local@domain`: a display name of
+# plain ASCII words (no specials, no quotes, no encoded words) and a dot-atom address. Its
+# reading is the stdlib parser's (tests/unit/test_addresses.py compares them).
+_SIMPLE = re.compile(
+    r"^[ \t]*(?:(?P<name>[A-Za-z0-9'_-]+(?: [A-Za-z0-9'_-]+)*)?[ \t]*"
+    rf"<(?P<address>{_LOCAL}@{_DOMAIN})>|(?P<bare>{_LOCAL}@{_DOMAIN}))[ \t]*$"
+)
 MAX_ADDRESS_HEADER = 16_384  # characters: a hundred recipients fit with room to spare
 
 
@@ -110,6 +117,10 @@ def _parse_header_value(raw: str, charset: str | None = None) -> list[tuple[str,
     unfolded = text_of_raw_header(_FOLD.sub("", raw), charset)
     if "\r" in unfolded or "\n" in unfolded:
         return []  # a bare line break inside one header value: never an address
+    simple = _SIMPLE.match(unfolded)
+    if simple:  # the commonest shape, read as the stdlib would read it, in a tenth of the time
+        address = normalise_address(simple["address"] or simple["bare"])
+        return [] if address is None else [(one_line(simple["name"] or "", 200), address)]
     try:
         parsed = HeaderRegistry()("to", unfolded)
         if any(str(d) not in _EMPTY_ELEMENTS for d in parsed.defects):

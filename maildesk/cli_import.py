@@ -86,13 +86,13 @@ def run_import(args: argparse.Namespace, config: config_module.Config) -> int:
     todo = in_order(found, args.since, now)
     counts: Counter = Counter(older=len(found) - len(todo))
     config = replace(config, processing=replace(config.processing, batch_size=args.batch))
-    readers = ReadAhead(config, jobs)  # forked before any database connection exists
     try:
         services = build(config)
     except Exception as exc:  # noqa: BLE001 - plainly reported; the import can be run again
-        readers.close()
         print(f"maildesk: cannot open the database: {exc}", file=sys.stderr)
         return EX_TEMPFAIL
+    services.dispose()  # no database connection may cross the helpers' fork
+    readers = ReadAhead(config, services.ids, jobs)
 
     bar = _progress(len(todo))
 

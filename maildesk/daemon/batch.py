@@ -35,7 +35,7 @@ log = logging.getLogger("maildesk.worker")
 LEASE = timedelta(seconds=60)  # a claimed row is retried after this if its worker died
 Worker = Any  # maildesk.daemon.worker.Worker, which imports this module
 Result = Any
-# A message parsed and read ahead: (Parsed, its request-quality Reading), or (None, None)
+# A message parsed and read ahead: (Parsed, its pipeline.Ahead or None), or (None, None)
 # when the parser refused it (then it runs alone, where the refusal is recorded).
 Prepared = tuple[Any, Any]
 
@@ -152,7 +152,7 @@ def run_batch(
 def _parsed(
     worker: Worker, fresh: list[int], prepared: Mapping[int, Prepared]
 ) -> tuple[list[tuple[Any, Any, Any]], list[int]]:
-    """(row, Parsed, Reading or None) of each row the parser reads, in id order, and the
+    """(row, Parsed, Ahead or None) of each row the parser reads, in id order, and the
     ids of those it refuses (they run alone, where the refusal is recorded)."""
     if not fresh:
         return [], []

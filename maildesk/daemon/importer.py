@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from maildesk.clock import utc
 from maildesk.daemon.batch import Prepared, process_rows
 from maildesk.daemon.mailfiles import Found
-from maildesk.daemon.readahead import Ahead
+from maildesk.daemon.readahead import Read
 from maildesk.store import spool
 from maildesk.store.spool import IMPORTED, IMPORTED_NOTIFYING
 
@@ -56,7 +56,7 @@ def import_chunk(
     *,
     notify: bool,
     report: Report,
-    ahead: list[Ahead] | None = None,
+    ahead: list[Read] | None = None,
 ) -> Counter:
     """Store the messages of `part` not yet in the spool (one commit), then process every
     one still waiting. Counts the outcomes; `report` gets one dict per message. `ahead`:

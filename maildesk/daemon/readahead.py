@@ -27,11 +27,13 @@ from maildesk.config import Config
 from maildesk.daemon.mailfiles import Found
 from maildesk.inbound.limits import MimeLimits
 from maildesk.inbound.parse import parse
-from maildesk.inbound.request_quality import reading
+from maildesk.inbound.pipeline import read_ahead
+from maildesk.inbound.quality.language import preload
+from maildesk.msgid import MessageIds
 
-# A message as read ahead: its bytes and (Parsed, Reading); (None, None) when the parser
-# refused it, (Parsed, None) when only the reading failed (then the pipeline reads it).
-Ahead = tuple[bytes, tuple[Any, Any]]
+# A message as read ahead: its bytes and (Parsed, pipeline.Ahead); (None, None) when the
+# parser refused it, (Parsed, None) when only the reading failed (the pipeline reads it).
+Read = tuple[bytes, tuple[Any, Any]]
 PER_TASK = 25  # messages sent to a helper at once: fewer, larger pipe writes
 
 
@@ -44,25 +46,27 @@ class ReadAhead:
     """`submit(part)` starts reading a chunk in the helpers; `take(handle)` waits for it.
     With `jobs = 0` everything is read in this process, when taken."""
 
-    def __init__(self, config: Config, jobs: int) -> None:
+    def __init__(self, config: Config, ids: MessageIds, jobs: int) -> None:
         self.config = config
+        self.ids = ids
         self.limits = MimeLimits.of(config.processing)
         self.pool = None
-        if jobs > 0:
+        if jobs > 0:  # the caller holds no database connection: none may cross the fork
+            preload(config.languages.enabled)  # loaded once, shared by the helpers
             context = multiprocessing.get_context("fork")
-            self.pool = context.Pool(jobs, _start, (config, os.getpid()))
+            self.pool = context.Pool(jobs, _start, (config, ids, os.getpid()))
 
     def submit(self, part: Sequence[Found]) -> AsyncResult | Sequence[Found]:
         if self.pool is None:
             return part
         return self.pool.map_async(_read, part, chunksize=PER_TASK)
 
-    def take(self, handle: AsyncResult | Sequence[Found]) -> list[Ahead]:
+    def take(self, handle: AsyncResult | Sequence[Found]) -> list[Read]:
         if isinstance(handle, AsyncResult):
             return handle.get()
-        return [prepare(f.read(), self.config, self.limits) for f in handle]
+        return [prepare(f.read(), self.config, self.ids, self.limits) for f in handle]
 
-    def chunks(self, todo: Sequence[Found], size: int) -> Iterator[tuple[list[Found], list[Ahead]]]:
+    def chunks(self, todo: Sequence[Found], size: int) -> Iterator[tuple[list[Found], list[Read]]]:
         """`todo` in chunks of `size`, each with its messages read; the next chunk is read
         while the caller writes this one."""
         parts = [list(todo[start : start + size]) for start in range(0, len(todo), size)]
@@ -79,14 +83,14 @@ class ReadAhead:
             self.pool.join()
 
 
-def prepare(raw: bytes, config: Config, limits: MimeLimits) -> Ahead:
+def prepare(raw: bytes, config: Config, ids: MessageIds, limits: MimeLimits) -> Read:
     """The bytes, parsed and read: pure."""
     try:
         parsed = parse(raw, limits)
     except Exception:  # noqa: BLE001 - the writer parses it again and records why
         return raw, (None, None)
     try:
-        return raw, (parsed, reading(parsed, config))
+        return raw, (parsed, read_ahead(parsed, config, ids))
     except Exception:  # noqa: BLE001 - the pipeline reads it, and fails there if it must
         return raw, (parsed, None)
 
@@ -95,8 +99,8 @@ def prepare(raw: bytes, config: Config, limits: MimeLimits) -> Ahead:
 _HELPER: dict[str, Any] = {}
 
 
-def _start(config: Config, parent: int) -> None:
-    _HELPER.update(config=config, limits=MimeLimits.of(config.processing))
+def _start(config: Config, ids: MessageIds, parent: int) -> None:
+    _HELPER.update(config=config, ids=ids, limits=MimeLimits.of(config.processing))
     threading.Thread(target=_leave_with, args=(parent,), daemon=True).start()
 
 
@@ -107,5 +111,5 @@ def _leave_with(parent: int) -> None:
     os._exit(0)
 
 
-def _read(found: Found) -> Ahead:
-    return prepare(found.read(), _HELPER["config"], _HELPER["limits"])
+def _read(found: Found) -> Read:
+    return prepare(found.read(), _HELPER["config"], _HELPER["ids"], _HELPER["limits"])

@@ -233,13 +233,13 @@ class Worker:
         self.notifier.say_queued(queued)
         return result, following
 
-    def apply_one(self, conn: Connection, view: SqlView, row, parsed, now: datetime, reading=None):
+    def apply_one(self, conn: Connection, view: SqlView, row, parsed, now: datetime, ahead=None):
         """Run the pipeline on one parsed row and write its effects in `conn`'s transaction
-        (`reading`: its request-quality reading, when it was read ahead)."""
+        (`ahead`: what was read of it ahead, `maildesk.inbound.pipeline.read_ahead`)."""
         when = self.when(row, now)
         envelope_from = row.mail_from if row.source == "smtp" else None
         origin = Origin(row.peer, bool(row.relay_trusted), row.tls)
-        draft = Draft(parsed, tuple(row.rcpt_tos or ()), envelope_from, origin, reading=reading)
+        draft = Draft(parsed, tuple(row.rcpt_tos or ()), envelope_from, origin, ahead=ahead)
         draft = run(draft, Context(self.config, view, self.ids, when))
         assert draft.outcome is not None, "the pipeline always ends with an outcome"
         notifier = self.notifier_for(row)

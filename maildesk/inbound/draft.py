@@ -29,6 +29,16 @@ class Context:
 
 
 @dataclass(frozen=True)
+class Ahead:
+    """The costly readings of a mail that depend on nothing but the mail and the
+    configuration: its screening (as if it came with no SMTP envelope) and its
+    request-quality reading. Plain values: they cross a process boundary."""
+
+    screening: Screening | None = None
+    reading: Reading | None = None
+
+
+@dataclass(frozen=True)
 class Draft:
     parsed: Parsed
     rcpt_tos: tuple[str, ...] = ()
@@ -41,9 +51,9 @@ class Draft:
     effects: tuple[Effect, ...] = ()
     outcome: Outcome | None = field(default=None)
     flags: tuple[str, ...] = ()  # oddities carried into the outcome's reason
-    # The request-quality reading of the mail (`request_quality.reading`) when it was read
-    # ahead of the pipeline (an import reads it in another process); None: read when needed.
-    reading: Reading | None = None
+    # What the steps read from the mail alone, when it was read ahead of the pipeline
+    # (`pipeline.read_ahead`: an import does it in other processes); None: read in the steps.
+    ahead: Ahead | None = None
 
     def note(self, step: str, action: str, reason: str = "") -> Draft:
         return replace(self, decisions=(*self.decisions, Decision(step, action, reason)))

@@ -10,14 +10,18 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from maildesk.config import Config
 from maildesk.inbound import decide as decide_module
+from maildesk.inbound import request_quality as qualify
 from maildesk.inbound import spam
-from maildesk.inbound.draft import Context, Draft, Step
+from maildesk.inbound.draft import Ahead, Context, Draft, Step
+from maildesk.inbound.parse import Parsed
 from maildesk.inbound.route import route
 from maildesk.inbound.screen import Screening, screen
 from maildesk.inbound.thread import thread
+from maildesk.msgid import MessageIds
 
-__all__ = ["STEPS", "Context", "Draft", "Step", "run"]
+__all__ = ["STEPS", "Ahead", "Context", "Draft", "Step", "read_ahead", "run"]
 
 
 def dedupe(draft: Draft, ctx: Context) -> Draft:
@@ -36,13 +40,28 @@ def dedupe(draft: Draft, ctx: Context) -> Draft:
 
 
 def screen_step(draft: Draft, ctx: Context) -> Draft:
-    result = screen(
+    ahead = draft.ahead.screening if draft.ahead and draft.envelope_from is None else None
+    result = ahead or screen(
         draft.parsed,
         ctx.config.own_addresses,
         draft.envelope_from,
         lambda message_id: ctx.ids.ticket_key(message_id) is not None,
     )
     return replace(draft, screening=result).note("screen", result.kind, result.reason)
+
+
+def read_ahead(parsed: Parsed, config: Config, ids: MessageIds) -> Ahead:
+    """What `screen_step` (for mail with no SMTP envelope) and the request-quality reading
+    would find, read before the pipeline runs: pure, so another process may do it."""
+    return Ahead(
+        screen(
+            parsed,
+            config.own_addresses,
+            None,
+            lambda message_id: ids.ticket_key(message_id) is not None,
+        ),
+        qualify.reading(parsed, config),
+    )
 
 
 def spam_step(draft: Draft, ctx: Context) -> Draft:

@@ -412,16 +412,22 @@ def _insert_message(
 def _add_participants(
     conn: Connection, ticket_id: int, people: tuple[tuple[str, str], ...], first_is_requester: bool
 ) -> None:
-    known = set(conn.execute(_PARTICIPANTS, {"ticket": ticket_id}).scalars())
+    """Those of `people` not yet on the ticket, in one statement (`first_is_requester`: the
+    ticket is being created, so it has none yet)."""
+    known = (
+        set()
+        if first_is_requester
+        else set(conn.execute(_PARTICIPANTS, {"ticket": ticket_id}).scalars())
+    )
+    rows = []
     for i, (name, address) in enumerate(people):
         if address in known:
             continue
         role = "requester" if first_is_requester and i == 0 else "cc"
-        conn.execute(
-            _INSERT_PARTICIPANT,
-            {"ticket_id": ticket_id, "address": address, "name": name, "role": role},
-        )
+        rows.append({"ticket_id": ticket_id, "address": address, "name": name, "role": role})
         known.add(address)
+    if rows:
+        conn.execute(_INSERT_PARTICIPANT, rows)
 
 
 def ticket_id_of(conn: Connection, key: str) -> int:

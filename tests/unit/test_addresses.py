@@ -6,6 +6,7 @@ it rather than act on the wrong part, and must never write CR/LF into a header.
 
 from __future__ import annotations
 
+import re
 from email import policy
 from email.headerregistry import HeaderRegistry
 from email.message import EmailMessage
@@ -157,3 +158,47 @@ def test_format_address_never_emits_line_breaks(name):
 def test_format_address_refuses_unsafe_addresses(address):
     with pytest.raises(ValueError, match="unsafe address"):
         format_address("Alice", address)
+
+
+def test_the_fast_reading_of_one_plain_mailbox_is_the_stdlib_parsers():
+    """`Name <addr>` and a bare address skip the stdlib's header parser; whatever the fast
+    path accepts must read exactly as the full path reads it (and what it refuses falls
+    through to the full path)."""
+    import random
+
+    from maildesk import addresses
+
+    rnd = random.Random(3)
+    pieces = ["Anna", "Müller", "O'Brien", "jean-luc", "a_b", "Dr.", "x", "42", "=?utf-8?q?x?="]
+    pieces += ['"Q"', "(c)", "<", ">", ",", "@", ";", ":", "\\"]
+    addrs = ["a@b.ch", "Anna.Muller@Firm-1.example", "x+y@z.io", "bad@", "@x.ch", "a..b@c.ch"]
+    addrs += ["a@b.ch.", "ä@b.ch", "a@-b.ch", "first.last@sub.domain.example.org"]
+    values = []
+    for _ in range(4000):
+        name = " ".join(rnd.choice(pieces) for _ in range(rnd.randrange(0, 4)))
+        addr = rnd.choice(addrs)
+        spaces = rnd.choice(["", " ", "  ", "\t"])
+        shape = rnd.randrange(3)
+        if shape == 0:
+            values.append(f"{spaces}{name}{spaces} <{addr}>{spaces}")
+        elif shape == 1:
+            values.append(f"{spaces}{addr}{spaces}")
+        else:
+            values.append(f"{name}<{addr}>")
+    fast = 0
+    for value in values:
+        full = _full_reading(addresses, value)
+        if addresses._SIMPLE.match(value):
+            fast += 1
+        assert addresses._parse_header_value(value) == full, value
+    assert fast > 500  # the fast path was taken, often
+
+
+def _full_reading(addresses, value):
+    """The reading with the fast path switched off."""
+    saved = addresses._SIMPLE
+    addresses._SIMPLE = re.compile(r"(?!)")  # matches nothing
+    try:
+        return addresses._parse_header_value(value)
+    finally:
+        addresses._SIMPLE = saved

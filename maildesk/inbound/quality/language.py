@@ -251,6 +251,13 @@ def _model_scores(text: str, enabled: tuple[str, ...]) -> dict[str, float]:
     return {lang: by_code.get(lang, 0.0) for lang in enabled}
 
 
+def preload(enabled: Sequence[str] = LANGUAGES) -> None:
+    """Load the model now: before a fork, so that helper processes share it."""
+    enabled = tuple(lang for lang in enabled if lang in LANGUAGES)
+    if len(enabled) > 1:
+        _detector(enabled)
+
+
 def _letters(text: str) -> int:
     return sum(len(w) for w in _WORD.findall(_CODE.sub(" ", text)))
 
