@@ -36,6 +36,9 @@ from maildesk.daemon.sender import Sender
 from maildesk.daemon.smtp import IntakeHandler, controller, listen
 from maildesk.daemon.worker import Worker
 from maildesk.desk.business_hours import BusinessCalendar
+from maildesk.inbound.parse import parse
+from maildesk.inbound.pipeline import read_ahead
+from maildesk.inbound.quality.language import preload
 from maildesk.msgid import MessageIds
 from maildesk.outbound.render import TemplateError, TemplateSet
 from maildesk.store import db
@@ -95,12 +98,19 @@ def load_templates(config: Config) -> TemplateSet:
     )
 
 
-def build(config: Config, *, migrate: bool = True, processes_mail: bool = True) -> Services:
+def build(
+    config: Config,
+    *,
+    migrate: bool = True,
+    processes_mail: bool = True,
+    templates: TemplateSet | None = None,
+) -> Services:
     """Connect, migrate, make sure every queue has a counter, load secret and templates.
 
     `processes_mail=False`: this process only takes mail in, sends and ticks (forked
-    workers process the spool), so its connections keep small page caches."""
-    templates = load_templates(config)
+    workers process the spool), so its connections keep small page caches. `templates`:
+    a set already loaded and checked (a forked worker takes its parent's)."""
+    templates = templates or load_templates(config)
     intake = db.connect(config.database.url)
     if migrate:
         db.migrate(intake)
@@ -120,6 +130,15 @@ def build(config: Config, *, migrate: bool = True, processes_mail: bool = True) 
         BusinessCalendar(config.business_hours),
         intake=intake,
     )
+
+
+def warm(services: Services) -> None:
+    """Load now what processing would load on the first mail (the language model, the
+    parser's lazy imports), in the parent: forked workers share it, and the first requests
+    after a start are answered as fast as the next ones."""
+    sample = b"From: a@example.com\r\nSubject: Bonjour\r\n\r\nBonjour, merci.\r\n"
+    preload(services.config.languages.enabled)
+    read_ahead(parse(sample), services.config, services.ids)
 
 
 def ensure_queues(engine: Engine, config: Config) -> None:
@@ -174,6 +193,7 @@ def run(config: Config, clock: Callable[[], datetime] = system_clock) -> int:
         return _fatal(f"template error: {exc}", 2)
     except Exception as exc:  # noqa: BLE001 - one line for the admin, and a code for systemd
         return _fatal(f"cannot open the database {place}: {type(exc).__name__}: {exc}", 69)
+    warm(services)  # before the port answers: the first mail waits for no lazy loading
     try:
         listener = listen(config.smtp.host, config.smtp.port)
     except OSError as exc:
@@ -255,6 +275,7 @@ class _Daemon:
                     self.generations,
                     self.listener,
                     self.tally,
+                    self.services.templates,
                 ),
                 name=f"maildesk-worker-{i}",
             )
@@ -443,8 +464,10 @@ def _worker_process(
     generations: _Generations,
     listener: socket.socket,
     tally: object = None,
+    templates: TemplateSet | None = None,
 ) -> None:
-    """A forked worker: its own engines, processing until the parent stops or dies.
+    """A forked worker: its own engines (and its parent's templates, checked already),
+    processing until the parent stops or dies.
 
     It ignores SIGTERM, SIGINT and SIGHUP, which a service manager or a terminal may
     send to the whole process group: the parent decides when to stop and what to reload."""
@@ -453,7 +476,7 @@ def _worker_process(
     signal.pthread_sigmask(signal.SIG_UNBLOCK, HANDLED)
     listener.close()  # the parent's: a worker must not keep the port bound after it dies
     quit_children.child_side()
-    services = build(config, migrate=False)
+    services = build(config, migrate=False, templates=templates)
     if tally is not None:
         services.worker.observe = child_counter(tally)
     stop = threading.Event()

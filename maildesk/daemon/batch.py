@@ -166,15 +166,24 @@ def _parsed(
     for row in sorted(rows, key=lambda r: r.id):
         parsed, found = prepared.get(row.id, (None, None))
         if parsed is None and row.id not in prepared:
-            try:
-                parsed = parse(row.raw, worker.limits)  # pure, costly: no lock held
+            try:  # pure and costly: before the transaction, so no lock is held meanwhile
+                parsed = parse(row.raw, worker.limits)
             except Exception:  # noqa: BLE001 - run alone, where the refusal is recorded
                 parsed = None
+            else:
+                found = _read_ahead(worker, row, parsed)
         if parsed is None:
             refused.append(row.id)
         else:
             batch.append((row, parsed, found))
     return batch, refused
+
+
+def _read_ahead(worker: Worker, row, parsed):
+    try:
+        return worker.read_ahead(row, parsed)
+    except Exception:  # noqa: BLE001 - the pipeline reads it again, and fails there if it must
+        return None
 
 
 def process_rows(

@@ -35,7 +35,7 @@ from maildesk.desk.effects import Decision
 from maildesk.inbound.lenient import Glance, glance
 from maildesk.inbound.limits import MimeLimits
 from maildesk.inbound.parse import Unprocessable, parse
-from maildesk.inbound.pipeline import Context, Draft, run
+from maildesk.inbound.pipeline import Ahead, Context, Draft, read_ahead, run
 from maildesk.inbound.relays import Origin
 from maildesk.msgid import MessageIds
 from maildesk.store.db import reading
@@ -233,13 +233,17 @@ class Worker:
         self.notifier.say_queued(queued)
         return result, following
 
+    def read_ahead(self, row, parsed) -> Ahead:
+        """The screening and quality reading of a parsed row (pure: run it outside the
+        transaction, so that the write lock is held for less time)."""
+        return read_ahead(parsed, self.config, self.ids, _envelope_from(row))
+
     def apply_one(self, conn: Connection, view: SqlView, row, parsed, now: datetime, ahead=None):
         """Run the pipeline on one parsed row and write its effects in `conn`'s transaction
         (`ahead`: what was read of it ahead, `maildesk.inbound.pipeline.read_ahead`)."""
         when = self.when(row, now)
-        envelope_from = row.mail_from if row.source == "smtp" else None
         origin = Origin(row.peer, bool(row.relay_trusted), row.tls)
-        draft = Draft(parsed, tuple(row.rcpt_tos or ()), envelope_from, origin, ahead=ahead)
+        draft = Draft(parsed, tuple(row.rcpt_tos or ()), _envelope_from(row), origin, ahead=ahead)
         draft = run(draft, Context(self.config, view, self.ids, when))
         assert draft.outcome is not None, "the pipeline always ends with an outcome"
         notifier = self.notifier_for(row)
@@ -325,3 +329,8 @@ class Worker:
         except Exception:  # noqa: BLE001 - the parse may be what failed: the glance stands
             return seen
         return replace(seen, message_id=parsed.message_id)
+
+
+def _envelope_from(row) -> str | None:
+    """The SMTP envelope sender of a spool row (mail that came another way has none)."""
+    return row.mail_from if row.source == "smtp" else None

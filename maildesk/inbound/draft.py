@@ -30,10 +30,11 @@ class Context:
 
 @dataclass(frozen=True)
 class Ahead:
-    """The costly readings of a mail that depend on nothing but the mail and the
-    configuration: its screening (as if it came with no SMTP envelope) and its
-    request-quality reading. Plain values: they cross a process boundary."""
+    """The costly readings of a mail that depend on nothing but the mail, its envelope
+    sender and the configuration: its screening and its request-quality reading. Plain
+    values: they cross a process boundary."""
 
+    envelope_from: str | None = None  # the envelope sender the screening was read with
     screening: Screening | None = None
     reading: Reading | None = None
 

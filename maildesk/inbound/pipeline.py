@@ -40,24 +40,30 @@ def dedupe(draft: Draft, ctx: Context) -> Draft:
 
 
 def screen_step(draft: Draft, ctx: Context) -> Draft:
-    ahead = draft.ahead.screening if draft.ahead and draft.envelope_from is None else None
-    result = ahead or screen(
-        draft.parsed,
-        ctx.config.own_addresses,
-        draft.envelope_from,
-        lambda message_id: ctx.ids.ticket_key(message_id) is not None,
-    )
+    ahead = draft.ahead
+    if ahead is not None and ahead.screening and ahead.envelope_from == draft.envelope_from:
+        result = ahead.screening
+    else:
+        result = screen(
+            draft.parsed,
+            ctx.config.own_addresses,
+            draft.envelope_from,
+            lambda message_id: ctx.ids.ticket_key(message_id) is not None,
+        )
     return replace(draft, screening=result).note("screen", result.kind, result.reason)
 
 
-def read_ahead(parsed: Parsed, config: Config, ids: MessageIds) -> Ahead:
-    """What `screen_step` (for mail with no SMTP envelope) and the request-quality reading
-    would find, read before the pipeline runs: pure, so another process may do it."""
+def read_ahead(
+    parsed: Parsed, config: Config, ids: MessageIds, envelope_from: str | None = None
+) -> Ahead:
+    """What `screen_step` and the request-quality reading would find, read before the
+    pipeline runs: pure, so it may run outside the write transaction or in another process."""
     return Ahead(
+        envelope_from,
         screen(
             parsed,
             config.own_addresses,
-            None,
+            envelope_from,
             lambda message_id: ids.ticket_key(message_id) is not None,
         ),
         qualify.reading(parsed, config),
