@@ -18,7 +18,7 @@ onto a request of the same batch exactly as it would one message at a time.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Set
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -191,16 +191,20 @@ def process_rows(
     rows: list[int],
     now: datetime,
     prepared: Mapping[int, Prepared] | None = None,
+    claimed: Set[int] = frozenset(),
 ) -> list[Result]:
     """Process exactly these spool rows (those still waiting), in batches of
     `[processing] batch_size`, retrying a failed one at once up to `max_attempts` times,
-    as `maildesk ingest` does. For `maildesk import` (`prepared`: see `run_batch`)."""
+    as `maildesk ingest` does. For `maildesk import` (`prepared`: see `run_batch`;
+    `claimed`: rows stored claimed by this process, one attempt counted)."""
     now = utc(now)
     size = worker.config.processing.batch_size
     results: list[Result] = []
     for start in range(0, len(rows), size):
-        claimed = claim_these(worker.engine, rows[start : start + size], now)
-        results.extend(run_batch(worker, claimed, now, prepared=prepared)[0])
+        part = rows[start : start + size]
+        ours = [(i, 1) for i in part if i in claimed]
+        taken = claim_these(worker.engine, [i for i in part if i not in claimed], now)
+        results.extend(run_batch(worker, sorted(ours + taken), now, prepared=prepared)[0])
     for n in range(len(results)):
         for _ in range(worker.config.processing.max_attempts):
             if results[n].outcome != "retry":

@@ -19,7 +19,7 @@ from datetime import datetime
 from sqlalchemy.exc import IntegrityError
 
 from maildesk.clock import utc
-from maildesk.daemon.batch import Prepared, process_rows
+from maildesk.daemon.batch import LEASE, Prepared, process_rows
 from maildesk.daemon.mailfiles import Found
 from maildesk.daemon.readahead import Read
 from maildesk.store import spool
@@ -29,10 +29,11 @@ OUTCOMES = ("created", "appended", "duplicate", "ignored", "quarantined")
 Report = Callable[[dict], None]
 
 
-def source_key(location: str, raw: bytes) -> str:
-    """`import:<hash of the location>:<hash of the bytes>` (88 characters)."""
+def source_key(location: str, digest: str) -> str:
+    """`import:<hash of the location>:<hash of the bytes>` (88 characters); `digest`: the
+    bytes' SHA-256, in hex."""
     where = hashlib.sha256(location.encode("utf-8", "surrogateescape")).hexdigest()[:40]
-    return f"import:{where}:{hashlib.sha256(raw).hexdigest()[:40]}"
+    return f"import:{where}:{digest[:40]}"
 
 
 def in_order(found: Iterable[Found], since: datetime | None, now: datetime) -> list[Found]:
@@ -64,15 +65,22 @@ def import_chunk(
     now = utc(now)
     counts: Counter = Counter()
     raws = [a[0] for a in ahead] if ahead is not None else [f.read() for f in part]
-    keys = [source_key(f.location, raw) for f, raw in zip(part, raws, strict=True)]
+    # The parser hashed the bytes already: its digest is the spool's and the key's.
+    digests = (
+        [a[1][0].sha256 if a[1][0] is not None else hashlib.sha256(a[0]).hexdigest() for a in ahead]
+        if ahead is not None
+        else [hashlib.sha256(raw).hexdigest() for raw in raws]
+    )
+    keys = [source_key(f.location, d) for f, d in zip(part, digests, strict=True)]
     known = spool.stored(services.spool, keys)
     source = IMPORTED_NOTIFYING if notify else IMPORTED
     new = [
-        {"raw": raw, "source": source, "now": min(f.written, now), "source_key": key}
-        for f, raw, key in zip(part, raws, keys, strict=True)
+        {"raw": raw, "sha256": d, "source": source, "now": min(f.written, now), "source_key": key}
+        for f, raw, d, key in zip(part, raws, digests, keys, strict=True)
         if key not in known
     ]
-    for key, inbound_id in _store(services, new).items():
+    stored_now, claimed = _store(services, new, now + LEASE)
+    for key, inbound_id in stored_now.items():
         known[key] = (inbound_id, "received")
     where: dict[int, str] = {}
     prepared: dict[int, Prepared] = {}
@@ -85,7 +93,8 @@ def import_chunk(
         else:
             counts["already"] += 1
             report({"outcome": "already", "location": f.location, "inbound": inbound_id})
-    for result in process_rows(services.worker, sorted(where), now, prepared):
+    mine = set(stored_now.values()) if claimed else set()
+    for result in process_rows(services.worker, sorted(where), now, prepared, claimed=mine):
         counts[result.outcome] += 1
         location = where.pop(result.inbound_id)
         report(result.as_json() | {"location": location, "inbound": result.inbound_id})
@@ -95,12 +104,13 @@ def import_chunk(
     return counts
 
 
-def _store(services, new: list[dict]) -> dict[str, int]:
-    """source_key -> spool id of the messages stored now: all in one commit, or, when that
-    fails because another process stored some meanwhile, one by one."""
+def _store(services, new: list[dict], lease: datetime) -> tuple[dict[str, int], bool]:
+    """source_key -> spool id of the messages stored now, and whether they are stored
+    claimed (for us to process next): all in one commit, or, when that fails because
+    another process stored some meanwhile, one by one (unclaimed)."""
     try:
-        ids = spool.store_many(services.spool, new)
-        return {m["source_key"]: i for m, i in zip(new, ids, strict=True)}
+        ids = spool.store_many(services.spool, new, claimed_until=lease)
+        return {m["source_key"]: i for m, i in zip(new, ids, strict=True)}, True
     except IntegrityError:
         stored = {}
         for m in new:
@@ -110,4 +120,4 @@ def _store(services, new: list[dict]) -> dict[str, int]:
                 stored[m["source_key"]] = spool.stored(services.spool, [m["source_key"]])[
                     m["source_key"]
                 ][0]
-        return stored
+        return stored, False

@@ -49,12 +49,16 @@ def store(
     return inbound_id
 
 
-def store_many(engine: Engine, messages: list[dict]) -> list[int]:
+def store_many(
+    engine: Engine, messages: list[dict], claimed_until: datetime | None = None
+) -> list[int]:
     """Commit many messages in one transaction (one fsync); their spool ids, in order.
 
     Each item holds `store`'s keyword arguments (`raw`, `source`, `now`, ...). All or none
     are stored: a caller that needs one failure not to fail the others stores them again
-    one by one."""
+    one by one. `claimed_until`: the caller processes them next, so they are stored claimed
+    (one attempt counted, leased until then) instead of claimed by a second write of every
+    row, raw bytes and all."""
     if not messages:
         return []
     rows = [
@@ -65,9 +69,13 @@ def store_many(engine: Engine, messages: list[dict]) -> list[int]:
             m.get("mail_from", ""),
             m.get("rcpt_tos", ()),
             m.get("source_key"),
+            sha256=m.get("sha256"),
         )
         for m in messages
     ]
+    if claimed_until is not None:
+        for row in rows:
+            row.update(attempts=1, next_attempt_at=claimed_until)
     with engine.begin() as conn:
         ids = list(
             conn.execute(
@@ -93,7 +101,7 @@ def stored(engine: Engine, source_keys: list[str]) -> dict[str, tuple[int, str]]
     return {r.source_key: (r.id, r.status) for r in found}
 
 
-def _row(raw, source, now, mail_from, rcpt_tos, source_key, origin=None) -> dict:
+def _row(raw, source, now, mail_from, rcpt_tos, source_key, origin=None, sha256=None) -> dict:
     origin = origin or Origin()
     return {
         "peer": origin.peer,
@@ -105,7 +113,7 @@ def _row(raw, source, now, mail_from, rcpt_tos, source_key, origin=None) -> dict
         "mail_from": mail_from,
         "rcpt_tos": list(rcpt_tos),
         "raw": raw,
-        "sha256": hashlib.sha256(raw).hexdigest(),
+        "sha256": sha256 or hashlib.sha256(raw).hexdigest(),
         "status": "received",
         "attempts": 0,
     }
