@@ -30,6 +30,7 @@ from maildesk.inbound.parse import parse
 from maildesk.store.db import reading
 from maildesk.store.models import inbound
 from maildesk.store.sql_view import SqlView
+from maildesk.store.writer import Closing
 
 log = logging.getLogger("maildesk.worker")
 LEASE = timedelta(seconds=60)  # a claimed row is retried after this if its worker died
@@ -122,10 +123,16 @@ def run_batch(
         try:
             with worker.engine.begin() as conn:
                 view = SqlView(conn)
+                closing = Closing()
                 done = [
-                    (row.id, *worker.apply_one(conn, view, row, parsed, now, found), parsed)
+                    (
+                        row.id,
+                        *worker.apply_one(conn, view, row, parsed, now, found, closing),
+                        parsed,
+                    )
                     for row, parsed, found in batch
                 ]
+                closing.flush(conn)
                 if claim_next:
                     following = _claim_fresh(conn, now, claim_next)
         except Exception as exc:  # noqa: BLE001 - nothing was written: each row alone

@@ -43,7 +43,7 @@ from maildesk.store.models import inbound
 from maildesk.store.outbox import Notifier, WithheldNotifier
 from maildesk.store.spool import IMPORT_SOURCES, IMPORTED
 from maildesk.store.sql_view import SqlView
-from maildesk.store.writer import apply, record_trace
+from maildesk.store.writer import Closing, apply, record_trace
 
 log = logging.getLogger("maildesk.worker")
 _ROW = select(inbound).where(inbound.c.id == bindparam("row"))
@@ -238,16 +238,28 @@ class Worker:
         transaction, so that the write lock is held for less time)."""
         return read_ahead(parsed, self.config, self.ids, _envelope_from(row))
 
-    def apply_one(self, conn: Connection, view: SqlView, row, parsed, now: datetime, ahead=None):
+    def apply_one(
+        self,
+        conn: Connection,
+        view: SqlView,
+        row,
+        parsed,
+        now: datetime,
+        ahead=None,
+        closing: Closing | None = None,
+    ):
         """Run the pipeline on one parsed row and write its effects in `conn`'s transaction
-        (`ahead`: what was read of it ahead, `maildesk.inbound.pipeline.read_ahead`)."""
+        (`ahead`: what was read of it ahead, `maildesk.inbound.pipeline.read_ahead`;
+        `closing`: the batch's, see `maildesk.store.writer.Closing`)."""
         when = self.when(row, now)
         origin = Origin(row.peer, bool(row.relay_trusted), row.tls)
         draft = Draft(parsed, tuple(row.rcpt_tos or ()), _envelope_from(row), origin, ahead=ahead)
         draft = run(draft, Context(self.config, view, self.ids, when))
         assert draft.outcome is not None, "the pipeline always ends with an outcome"
         notifier = self.notifier_for(row)
-        key = apply(conn, row.id, draft.outcome, draft.effects, draft.decisions, when, notifier)
+        key = apply(
+            conn, row.id, draft.outcome, draft.effects, draft.decisions, when, notifier, closing
+        )
         return key, draft
 
     def finished(self, inbound_id: int, key: str | None, draft: Draft, parsed) -> Result:

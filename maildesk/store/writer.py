@@ -50,6 +50,23 @@ from maildesk.store.models import (
 from maildesk.store.outbox import Notifier
 
 
+class Closing:
+    """The spool rows a batch marks done and their traces, written in one statement each
+    when the batch's transaction ends (`flush`): no step of the pipeline reads them, so
+    they need not be written message by message."""
+
+    def __init__(self) -> None:
+        self.done: list[dict] = []
+        self.trace: list[dict] = []
+
+    def flush(self, conn: Connection) -> None:
+        if self.done:
+            conn.execute(_INBOUND_DONE, self.done)
+        if self.trace:
+            conn.execute(insert(decisions), self.trace)
+        self.done, self.trace = [], []
+
+
 def apply(
     conn: Connection,
     inbound_id: int,
@@ -58,24 +75,30 @@ def apply(
     trace: tuple[Decision, ...],
     now: datetime,
     notifier: Notifier,
+    closing: Closing | None = None,
 ) -> str | None:
-    """Write `effects`, mark the spool row done, store the trace; return the ticket key."""
+    """Write `effects`, mark the spool row done, store the trace; return the ticket key.
+    With `closing`, the last two are left to its `flush`, in the same transaction."""
     created = apply_effects(conn, effects, now, notifier, f"inbound:{inbound_id}", inbound_id)
     key = created or outcome.ticket_key
-    conn.execute(
-        _INBOUND_DONE,
-        {
-            "row": inbound_id,
-            "status": "done",
-            "outcome": outcome.outcome,
-            "reason": outcome.reason,
-            "ticket_key": key,
-            "message_id": outcome.message_id,
-            "processed_at": now,
-            "last_error": None,
-        },
-    )
-    record_trace(conn, inbound_id, outcome.message_id, trace, key, now)
+    done = {
+        "row": inbound_id,
+        "status": "done",
+        "outcome": outcome.outcome,
+        "reason": outcome.reason,
+        "ticket_key": key,
+        "message_id": outcome.message_id,
+        "processed_at": now,
+        "last_error": None,
+    }
+    rows = _trace_rows(inbound_id, outcome.message_id, trace, key, now)
+    if closing is None:
+        conn.execute(_INBOUND_DONE, done)
+        if rows:
+            conn.execute(insert(decisions), rows)
+    else:
+        closing.done.append(done)
+        closing.trace.extend(rows)
     return key
 
 
@@ -293,21 +316,28 @@ def record_trace(
     now: datetime,
 ) -> None:
     if trace:
-        conn.execute(
-            insert(decisions),
-            [
-                {
-                    "inbound_id": inbound_id,
-                    "message_id": message_id,
-                    "at": now,
-                    "step": d.step,
-                    "action": d.action,
-                    "reason": d.reason,
-                    "ticket_key": key,
-                }
-                for d in trace
-            ],
-        )
+        conn.execute(insert(decisions), _trace_rows(inbound_id, message_id, trace, key, now))
+
+
+def _trace_rows(
+    inbound_id: int,
+    message_id: str | None,
+    trace: tuple[Decision, ...],
+    key: str | None,
+    now: datetime,
+) -> list[dict]:
+    return [
+        {
+            "inbound_id": inbound_id,
+            "message_id": message_id,
+            "at": now,
+            "step": d.step,
+            "action": d.action,
+            "reason": d.reason,
+            "ticket_key": key,
+        }
+        for d in trace
+    ]
 
 
 def next_number(conn: Connection, queue: str) -> int:
