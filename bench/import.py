@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import mailbox
+import multiprocessing
 import os
 import shutil
 import subprocess
@@ -153,26 +154,43 @@ def main() -> int:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _run(opts, tmp: Path) -> int:
-    print(f"before: {load()}", flush=True)
-    mails = corpus.build(opts.count)
-    box_path = tmp / "Maildir"
+def write_corpus(count: int, box_path: Path, ingest_count: int, listing: Path) -> None:
+    """The corpus as a Maildir, and the first `ingest_count` messages' dates and files."""
+    mails = corpus.build(count)
     shutil.rmtree(box_path, ignore_errors=True)
     box = mailbox.Maildir(str(box_path), create=True)
-    files: list[tuple[str, Path]] = []
+    lines = []
     for mail in mails:
         key = box.add(mail.raw)
-        if len(files) < opts.ingest_count:
+        if len(lines) < ingest_count:
             written = date_of(head_of(mail.raw), corpus.START)
-            files.append((written.isoformat(), box_path / "new" / key))
-    size = sum(len(m.raw) for m in mails) / 1e6
-    print(f"corpus: {len(mails)} messages, {size:.0f} MB, Maildir {box_path}; {opts.db}")
+            lines.append(f"{written.isoformat()} {box_path / 'new' / key}\n")
+    size = sum(len(m.raw) for m in mails)
+    listing.write_text(f"{size}\n" + "".join(lines), encoding="utf-8")
+
+
+def _run(opts, tmp: Path) -> int:
+    print(f"before: {load()}", flush=True)
+    box_path = tmp / "Maildir"
+    listing = tmp / "corpus.list"
+    # Written by a child process: a corpus held here would be counted in the peak RSS of
+    # every process started from here (Linux keeps the high-water mark across exec).
+    writer = multiprocessing.get_context("fork").Process(
+        target=write_corpus, args=(opts.count, box_path, opts.ingest_count, listing)
+    )
+    writer.start()
+    writer.join()
+    if writer.exitcode != 0:
+        raise SystemExit(f"writing the corpus failed: exit {writer.exitcode}")
+    size, *lines = listing.read_text(encoding="utf-8").splitlines()
+    files = [(d, Path(p)) for d, p in (line.split(" ", 1) for line in lines)]
+    print(f"corpus: {opts.count} messages, {int(size) / 1e6:.0f} MB, Maildir {box_path}; {opts.db}")
 
     passes: list[Pass] = []
     for name, run in (
         ("each", lambda cfg: ingest_each(cfg, files)),
         ("one", lambda cfg: ingest_one_process(cfg, files)),
-        ("import", lambda cfg: import_all(cfg, box_path, len(mails), opts.batch)),
+        ("import", lambda cfg: import_all(cfg, box_path, opts.count, opts.batch)),
     ):
         with database(opts.db, tmp, f"import_{name}") as url:
             result = run(config(tmp, name, url, opts.batch))

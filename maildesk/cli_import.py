@@ -55,13 +55,14 @@ def add_parser(sub, instant) -> None:
         default=None,
         metavar="N",
         help="processes that read and parse mail beside the one that writes "
-        "(default: one per CPU but one, at most 4; 0: all in one process)",
+        "(default: one per CPU, at most 4, none on one CPU; 0: all in one process)",
     )
     imp.set_defaults(handler=run_import)
 
 
 def run_import(args: argparse.Namespace, config: config_module.Config) -> int:
-    from maildesk.daemon.app import build
+    from maildesk.daemon import memory
+    from maildesk.daemon.app import TemplatesOnFirstUse, build
     from maildesk.daemon.importer import import_chunk, in_order
     from maildesk.daemon.mailfiles import NotAMailbox, find
     from maildesk.daemon.readahead import ReadAhead, default_jobs
@@ -87,11 +88,12 @@ def run_import(args: argparse.Namespace, config: config_module.Config) -> int:
     counts: Counter = Counter(older=len(found) - len(todo))
     config = replace(config, processing=replace(config.processing, batch_size=args.batch))
     try:
-        services = build(config)
+        services = build(config, templates=None if args.notify else TemplatesOnFirstUse(config))
     except Exception as exc:  # noqa: BLE001 - plainly reported; the import can be run again
         print(f"maildesk: cannot open the database: {exc}", file=sys.stderr)
         return EX_TEMPFAIL
     services.dispose()  # no database connection may cross the helpers' fork
+    memory.for_bulk_work()  # before the fork: the helpers inherit it
     readers = ReadAhead(config, services.ids, jobs)
 
     bar = _progress(len(todo))

