@@ -160,10 +160,11 @@ def evidence(
     scores = dict.fromkeys(enabled, 0.0)
     reasons: list[str] = []
     sample = _NAMES.sub(" ", f"{subject}\n{own}").strip()
-    model = _model_scores(sample, enabled)
+    letters = _letters(sample)
+    model = _model_scores(sample, enabled, letters)
     # A detector's confidence on one word is no better than a guess: it counts fully
     # from FULL_MODEL_LETTERS letters on, less on shorter texts.
-    weight = MODEL_WEIGHT * min(1.0, _letters(sample) / FULL_MODEL_LETTERS)
+    weight = MODEL_WEIGHT * min(1.0, letters / FULL_MODEL_LETTERS)
     for lang, value in model.items():
         scores[lang] += weight * value
     for lang, cue_weight in _cues(own, enabled, reasons):
@@ -240,8 +241,8 @@ def _content_language(value: str) -> str:
     return first.split("-")[0].split("_")[0][:8]
 
 
-def _model_scores(text: str, enabled: tuple[str, ...]) -> dict[str, float]:
-    if _letters(text) < MIN_MODEL_LETTERS:
+def _model_scores(text: str, enabled: tuple[str, ...], letters: int) -> dict[str, float]:
+    if letters < MIN_MODEL_LETTERS:
         return {}  # "SUP-12 12.4.1": nothing to read
     detector = _detector(enabled)
     if detector is None:
