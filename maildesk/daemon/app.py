@@ -493,6 +493,7 @@ def _worker_process(
     listener.close()  # the parent's: a worker must not keep the port bound after it dies
     quit_children.child_side()
     services = build(config, migrate=False, templates=templates)
+    memory.for_bulk_work()  # a worker processes message after message, like an import
     if tally is not None:
         services.worker.observe = child_counter(tally)
     stop = threading.Event()

@@ -70,7 +70,8 @@ YOUNG_THRESHOLD = 50_000  # allocations between collections of the youngest gene
 
 
 def for_bulk_work() -> None:
-    """For a process that handles many messages in a row (`maildesk import`): what exists
+    """For a process that handles many messages in a row (`maildesk import`, a forked
+    worker): what exists
     now is frozen (never scanned by the cyclic collector again, and left unwritten, so
     processes forked next share its pages), and the youngest generation is collected
     every 50,000 allocations instead of every 700. A message makes tens of thousands of
