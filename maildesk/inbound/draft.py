@@ -34,9 +34,17 @@ class Ahead:
     sender and the configuration: its screening and its request-quality reading. Plain
     values: they cross a process boundary."""
 
+    # The message they were read from: a step uses them only for that very message (a
+    # forward's original, put in the draft's place, is read anew). One object, kept as one
+    # when the pair (Parsed, Ahead) is pickled between processes.
+    parsed: Parsed | None = None
     envelope_from: str | None = None  # the envelope sender the screening was read with
     screening: Screening | None = None
     reading: Reading | None = None
+
+    def of(self, draft: Draft) -> bool:
+        """Were these read from this draft's message (and, for the screening, envelope)?"""
+        return self.parsed is draft.parsed
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,12 @@ def dedupe(draft: Draft, ctx: Context) -> Draft:
 
 def screen_step(draft: Draft, ctx: Context) -> Draft:
     ahead = draft.ahead
-    if ahead is not None and ahead.screening and ahead.envelope_from == draft.envelope_from:
+    if (
+        ahead is not None
+        and ahead.of(draft)
+        and ahead.screening
+        and ahead.envelope_from == draft.envelope_from
+    ):
         result = ahead.screening
     else:
         result = screen(
@@ -59,6 +64,7 @@ def read_ahead(
     """What `screen_step` and the request-quality reading would find, read before the
     pipeline runs: pure, so it may run outside the write transaction or in another process."""
     return Ahead(
+        parsed,
         envelope_from,
         screen(
             parsed,

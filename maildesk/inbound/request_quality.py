@@ -24,7 +24,7 @@ def assessment(draft: Draft, ctx: Context) -> Assessment:
     """The request's assessment: what the mail says (read ahead when the draft carries it),
     weighed with the requester's earlier language."""
     p = draft.parsed
-    ahead = draft.ahead.reading if draft.ahead else None
+    ahead = draft.ahead.reading if draft.ahead and draft.ahead.of(draft) else None
     found = ahead if ahead is not None else reading(p, ctx.config)
     known = ctx.view.requester_language(p.sender) if p.sender else None
     return conclude(

@@ -179,3 +179,30 @@ def test_answers_to_one_address_are_capped_per_hour(view):
 def test_steps_never_write_an_event_for_a_new_request(view):
     draft = process(view, message())
     assert not any(isinstance(e, RecordEvent) for e in draft.effects)
+
+
+def test_what_was_read_ahead_serves_only_the_message_it_was_read_from():
+    """A batch or an import reads the screening and request quality ahead; the pipeline
+    takes them only for that very message (a forward's original, put in the draft's
+    place, is read anew), and the pair keeps its identity across a process boundary."""
+    import pickle
+
+    from maildesk.inbound.pipeline import read_ahead
+
+    first = parse(message(body="Bonjour,\n\nVersion : 12.4.1\nSociété : Acme SA\n"))
+    other = parse(message(body="Guten Tag\n\nVersion: 9.9.9\n", message_id="<b@acme.ch>"))
+    ahead = read_ahead(first, CONFIG, IDS)
+    assert ahead.reading.fields["version"] == "12.4.1"
+    assert ahead.of(Draft(first, SUPPORT, ahead=ahead))
+    assert not ahead.of(Draft(other, SUPPORT, ahead=ahead))
+
+    # The other message with the first one's reading: the reading is not taken.
+    done = run(Draft(other, SUPPORT, ahead=ahead), Context(CONFIG, MemoryView(), IDS, NOW))
+    created = next(e for e in done.effects if isinstance(e, CreateTicket))
+    assert dict(dict(created.details)["fields"])["version"] == "9.9.9"
+
+    parsed, carried = pickle.loads(pickle.dumps((first, ahead)))
+    assert carried.of(Draft(parsed, SUPPORT, ahead=carried))
+    done = run(Draft(parsed, SUPPORT, ahead=carried), Context(CONFIG, MemoryView(), IDS, NOW))
+    created = next(e for e in done.effects if isinstance(e, CreateTicket))
+    assert dict(dict(created.details)["fields"])["version"] == "12.4.1"
