@@ -13,8 +13,19 @@ from pathlib import Path
 from tests.conftest import free_port
 
 
+# The morning digest goes out on the first tick after 08:00 (Bern) of a business day once a
+# ticket exists: a daemon on the real clock would add it to what a test counts, or not,
+# depending on the hour the test runs. Off unless a test is about it (`digest=True`).
+NO_DIGEST = '\n[staff.people."consultant@help.example"]\ndigest = false\n'
+
+
 def write_config(
-    tmp_path: Path, db_url: str, port: int | None = None, smtp_extra: str = ""
+    tmp_path: Path,
+    db_url: str,
+    port: int | None = None,
+    smtp_extra: str = "",
+    *,
+    digest: bool = False,
 ) -> tuple[Path, int]:
     """A daemon configuration; `smtp_extra`: more `key = value` lines for [smtp]."""
     port = port or free_port()
@@ -41,7 +52,8 @@ addresses = ["support@help.example"]
 
 [staff]
 addresses = ["consultant@help.example"]
-""",
+"""
+        + ("" if digest else NO_DIGEST),
         encoding="utf-8",
     )
     return path, port

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import free_port
-from tests.integration.daemon import Daemon, wait_for
+from tests.integration.daemon import NO_DIGEST, Daemon, wait_for
 from tests.integration.sink import Sink
 from tests.mail import message
 
@@ -46,7 +46,8 @@ addresses = ["support@help.example"]
 
 [staff]
 addresses = ["consultant@help.example"]
-""",
+"""
+        + NO_DIGEST,
         encoding="utf-8",
     )
     return path

@@ -35,7 +35,7 @@ LADDER = ("reminder_1", "reminder_2", "auto_closed")
 
 def waiting_desk(tmp_path: Path, db_url: str) -> tuple[Path, list[str]]:
     """A desk whose thirty tickets all wait for their customers since START."""
-    cfg, _ = write_config(tmp_path, db_url)
+    cfg, _ = write_config(tmp_path, db_url, digest=True)  # the digest is part of the tick
     services = build(config_module.load(cfg))
     try:
         keys = []
