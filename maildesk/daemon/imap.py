@@ -170,7 +170,7 @@ class Mailbox:
             )
             return
         try:
-            while not stop.is_set():
+            while not stop.is_set() and not _already_read(self.client):
                 left = deadline - time.monotonic()
                 # Short slices keep `stop` responsive; any response means "look again".
                 if left <= 0 or self.client.idle_check(timeout=min(1.0, left)):
@@ -388,6 +388,26 @@ def _secret(account: ImapAccount) -> str:
         detail = (done.stderr.strip().splitlines() or ["no output"])[-1]
         raise LoginError(f"oauth2_token_command failed (exit {done.returncode}): {detail}")
     return token
+
+
+def _already_read(client: IMAPClient) -> bool:
+    """True when the server has said something that a poll of the socket cannot see.
+
+    `IMAPClient.idle()` reads the server's go-ahead through imaplib's buffered reader, which
+    may take the lines after it (the EXISTS of mail that came in since the last search) into
+    its buffer too; `idle_check` polls the socket, which is then empty, so that mail would
+    wait for the server's next keep-alive or the IDLE renewal, minutes later. Peeking
+    without blocking sees those lines (or takes in what the socket holds): news either way.
+    imapclient gives no public access to the reader, hence `_imap`."""
+    sock = client.socket()
+    timeout = sock.gettimeout()
+    sock.setblocking(False)
+    try:
+        return bool(client._imap.file.peek(1))
+    except (BlockingIOError, ssl.SSLWantReadError):
+        return False
+    finally:
+        sock.settimeout(timeout)
 
 
 def _close(client: IMAPClient) -> None:

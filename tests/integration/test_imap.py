@@ -121,6 +121,27 @@ def test_waiting_mail_is_caught_up_and_new_mail_pushed_by_idle(services, imap_lo
     assert sum("action=connected" in line for line in imap_log) == 1
 
 
+@pytest.mark.usefixtures("mailboxes")
+def test_mail_that_arrives_as_idle_begins_is_not_left_waiting(services):
+    """The server may announce mail in the same packet as its IDLE go-ahead; the IMAP
+    library reads both, and a poll of the socket then sees nothing: the mail would wait
+    for the next keep-alive or the IDLE renewal (minutes)."""
+    box = Mailbox(account("desk1", idle_renew_seconds=60), services, system_clock)
+    box.connect()
+    try:
+        assert box.catch_up() == []
+        append("desk1", message(message_id="<between@acme.ch>"))  # after the search
+        stop = threading.Event()
+        started = time.monotonic()
+        box._idle(stop)
+        took = time.monotonic() - started
+        box.catch_up()
+    finally:
+        box.close()
+    assert took < 5, f"IDLE noticed the waiting mail after {took:.1f} s"
+    assert ticket_keys(services) == ["SUP-1"]
+
+
 def _crash_once(error: str) -> Callable:
     crashed: list[bool] = []
 
