@@ -460,11 +460,9 @@ def _count_into(
     handler.on_refusal = metrics.on_reply
     services.sender.on_final = metrics.on_final
     if metrics.tally is not None:
-        metrics.drain(stop)
-    else:
-        services.worker.observe = lambda result, seconds: metrics.on_processed(
-            result.outcome, seconds
-        )
+        metrics.drain(stop)  # what the worker processes count
+    # Mail is processed here too, without worker processes or as an IMAP watcher takes it in.
+    services.worker.observe = lambda result, seconds: metrics.on_processed(result.outcome, seconds)
     address = services.config.metrics.address
     assert address is not None
     metrics.serve(*address)

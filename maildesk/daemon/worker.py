@@ -174,7 +174,10 @@ class Worker:
         claimed = self._claim(now, inbound_id, force=force)
         if claimed is None:
             return Result(inbound_id, "busy", None, None, "claimed elsewhere or already done")
-        return self._attempt(*claimed, now)[0]
+        started = time.perf_counter()
+        result = self._attempt(*claimed, now)[0]
+        self._observed([result], time.perf_counter() - started)  # an IMAP watcher's mail too
+        return result
 
     def alone(self, inbound_id: int, attempts: int, now: datetime) -> Result:
         """Run one row already claimed (attempt counted) in its own transaction."""

@@ -12,7 +12,6 @@ from pathlib import Path
 
 from tests.conftest import free_port
 
-
 # The morning digest goes out on the first tick after 08:00 (Bern) of a business day once a
 # ticket exists: a daemon on the real clock would add it to what a test counts, or not,
 # depending on the hour the test runs. Off unless a test is about it (`digest=True`).
