@@ -38,8 +38,9 @@ EXIT_CODES = """exit codes:
 RUN_EPILOG = """signals:
   SIGTERM, SIGINT  stop gracefully, once (to the main process or the whole group):
                    no new connection, the workers finish what they hold, exit 0
-  SIGHUP           reopen the log file ([logging] file) and reload the templates
-                   (a broken set is refused with an error; the old one stays)
+  SIGHUP           reopen the log file ([logging] file), load the listener's TLS
+                   certificate again and reload the templates (a bad pair or a
+                   broken set is refused with an error; the one in use stays)
 
 files:
   --config FILE    or $MAILDESK_CONFIG; relative paths in it are relative to its folder

@@ -11,6 +11,7 @@ import multiprocessing
 import secrets
 import signal
 import socket
+import ssl
 import sys
 import threading
 from collections.abc import Callable
@@ -33,7 +34,7 @@ from maildesk.daemon.imap import start_all
 from maildesk.daemon.metrics import Metrics, child_counter
 from maildesk.daemon.notify import notify, start_watchdog
 from maildesk.daemon.sender import Sender
-from maildesk.daemon.smtp import IntakeHandler, controller, listen
+from maildesk.daemon.smtp import IntakeHandler, controller, listen, reload_certificate
 from maildesk.daemon.worker import Worker
 from maildesk.desk.business_hours import BusinessCalendar
 from maildesk.inbound.parse import parse
@@ -341,7 +342,8 @@ class _Daemon:
         memory.start_trimming(stop)
         hooks = {} if self.metrics is None else self.metrics.mailbox_hooks()
         self.mailboxes = start_all(config.imap, services, clock, stop, member.holds, **hooks)
-        self._thread(_reloads, config, services, self.hangup, stop, self.generations)
+        tls = self.smtp.listener_tls
+        self._thread(_reloads, config, services, self.hangup, stop, self.generations, tls)
         poll = config.processing.poll_seconds
         self._thread(loop, services.sender.flush, clock, self.send_wake, stop, poll, None)
         ran = self.metrics.on_tick if self.metrics else None
@@ -408,8 +410,10 @@ def _reloads(
     hangup: threading.Event,
     stop: threading.Event,
     generations: _Generations,
+    tls: ssl.SSLContext | None = None,
 ) -> None:
-    """On SIGHUP: reopen the log file and reload the templates; a broken set is refused
+    """On SIGHUP: reopen the log file, load the listener's certificate again (`tls`: its
+    live context) and reload the templates; a bad certificate or a broken set is refused
     (logged) and the one in use stays. Never stops the daemon."""
     while True:
         hangup.wait()
@@ -418,6 +422,8 @@ def _reloads(
         hangup.clear()
         reopened = logs.reopen()
         generations.logs.value += 1
+        if tls is not None:
+            reload_certificate(tls, config.smtp.tls_cert_file, config.smtp.tls_key_file)
         try:
             templates = load_templates(config)
         except Exception as exc:  # noqa: BLE001 - a broken set must never stop the daemon

@@ -285,6 +285,24 @@ def tls_context(cert_file: str, key_file: str) -> ssl.SSLContext:
     return context
 
 
+def reload_certificate(context: ssl.SSLContext, cert_file: str, key_file: str) -> bool:
+    """Load a renewed certificate and key into the listener's live context (SIGHUP): the
+    next STARTTLS handshakes use them, sessions already encrypted keep theirs. The pair is
+    tried in a fresh context first, so that a bad pair (a key that does not match, a
+    half-written file) is refused, logged, and leaves the one in use untouched."""
+    try:
+        tls_context(cert_file, key_file)
+        context.load_cert_chain(cert_file, key_file)
+    except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+        reason = f"{type(exc).__name__}: {exc}"
+        logs.decision(
+            log, logging.ERROR, action="reload-refused", certificate=cert_file, reason=reason
+        )
+        return False
+    logs.decision(log, action="reloaded", signal="SIGHUP", certificate=cert_file)
+    return True
+
+
 def _peer(session: Session) -> str:
     peer = session.peer
     return f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
@@ -360,6 +378,9 @@ class _Session(SMTP):
     def __init__(self, handler: IntakeHandler, gate: ConnectionGate, **kwargs: object) -> None:
         super().__init__(handler, **kwargs)  # type: ignore[arg-type]
         self.gate = gate
+        # The STARTTLS context, shared with every session: SIGHUP loads a renewed
+        # certificate into it (`reload_certificate`).
+        self.listener_tls: ssl.SSLContext | None = kwargs.get("tls_context")  # type: ignore[assignment]
 
     async def _handle_client(self) -> None:
         client = _client(self.session.peer if self.session else None)
@@ -399,6 +420,9 @@ class _Controller(Controller):
     ) -> None:
         super().__init__(handler, **kwargs)  # type: ignore[arg-type]
         self.gate = gate
+        # The STARTTLS context, shared with every session: SIGHUP loads a renewed
+        # certificate into it (`reload_certificate`).
+        self.listener_tls: ssl.SSLContext | None = kwargs.get("tls_context")  # type: ignore[assignment]
         self.sock = sock
         if sock is not None:
             self.port = sock.getsockname()[1]

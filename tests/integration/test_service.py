@@ -5,9 +5,11 @@ service manager hears READY=1, WATCHDOG=1 and STOPPING=1 on its notify socket.""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import smtplib
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -15,8 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port
-from tests.integration.daemon import group_members, wait_for, write_config
+from tests.conftest import free_port, need
+from tests.integration.daemon import Daemon, group_members, wait_for, write_config
+from tests.integration.postfix import certificate
 from tests.mail import message
 
 pytestmark = pytest.mark.slow
@@ -206,3 +209,51 @@ def test_sigterm_arriving_during_start_up_still_stops_it_cleanly(tmp_path):
             os.killpg(proc.pid, signal.SIGKILL)
     assert log.read_text().count("action=stopping") == 1
     wait_for(lambda: group_members(proc.pid) == [], timeout=10)
+
+
+def _presented(port: int) -> bytes:
+    """The certificate the listener presents in a STARTTLS handshake (DER)."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE  # what is presented, not whether it is trusted
+    with smtplib.SMTP("127.0.0.1", port, timeout=15) as smtp:
+        smtp.starttls(context=context)
+        return smtp.sock.getpeercert(binary_form=True)
+
+
+def _der(pem: Path) -> bytes:
+    return ssl.PEM_cert_to_DER_cert(pem.read_text())
+
+
+def test_sighup_loads_a_renewed_listener_certificate_and_refuses_a_bad_pair(tmp_path):
+    need("the openssl command", shutil.which("openssl") is not None)
+    first = certificate(_folder(tmp_path / "first"))
+    renewed = certificate(_folder(tmp_path / "renewed"))
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    shutil.copy(first[0], cert)
+    shutil.copy(first[1], key)
+    files = f'tls_cert_file = "{cert}"\ntls_key_file = "{key}"\n'
+    cfg, port = write_config(tmp_path, f"sqlite:///{tmp_path / 'desk.db'}", smtp_extra=files)
+    daemon = Daemon(cfg, port, tmp_path / "daemon.log").start()
+    try:
+        assert _presented(port) == _der(first[0])
+        shutil.copy(renewed[0], cert)  # what a renewal (certbot, acme.sh) does
+        shutil.copy(renewed[1], key)
+        daemon.proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: "certificate=" in daemon.log() and "action=reloaded" in daemon.log())
+        assert _presented(port) == _der(renewed[0])
+        shutil.copy(first[1], key)  # a key that does not match the certificate
+        daemon.proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: "action=reload-refused" in daemon.log())
+        refused = next(x for x in daemon.log().splitlines() if "reload-refused" in x)
+        assert " ERROR " in refused
+        assert str(cert) in refused
+        assert daemon.proc.poll() is None  # never exits on SIGHUP
+        assert _presented(port) == _der(renewed[0])  # the pair in use stays
+    finally:
+        assert daemon.stop() == 0, daemon.log()
+
+
+def _folder(path: Path) -> Path:
+    path.mkdir()
+    return path
