@@ -285,7 +285,7 @@ def tls_context(cert_file: str, key_file: str) -> ssl.SSLContext:
     return context
 
 
-def reload_certificate(context: ssl.SSLContext, cert_file: str, key_file: str) -> bool:
+def reload_certificate(context: ssl.SSLContext, cert_file: str, key_file: str) -> None:
     """Load a renewed certificate and key into the listener's live context (SIGHUP): the
     next STARTTLS handshakes use them, sessions already encrypted keep theirs. The pair is
     tried in a fresh context first, so that a bad pair (a key that does not match, a
@@ -298,9 +298,8 @@ def reload_certificate(context: ssl.SSLContext, cert_file: str, key_file: str) -
         logs.decision(
             log, logging.ERROR, action="reload-refused", certificate=cert_file, reason=reason
         )
-        return False
+        return
     logs.decision(log, action="reloaded", signal="SIGHUP", certificate=cert_file)
-    return True
 
 
 def _peer(session: Session) -> str:
@@ -378,9 +377,6 @@ class _Session(SMTP):
     def __init__(self, handler: IntakeHandler, gate: ConnectionGate, **kwargs: object) -> None:
         super().__init__(handler, **kwargs)  # type: ignore[arg-type]
         self.gate = gate
-        # The STARTTLS context, shared with every session: SIGHUP loads a renewed
-        # certificate into it (`reload_certificate`).
-        self.listener_tls: ssl.SSLContext | None = kwargs.get("tls_context")  # type: ignore[assignment]
 
     async def _handle_client(self) -> None:
         client = _client(self.session.peer if self.session else None)
